@@ -1,0 +1,1 @@
+"""Training pipeline: text processing, data loading, training and evaluation."""

@@ -1,0 +1,182 @@
+"""Artifact folders: written atomically, verified before they are loaded.
+
+An artifact is a folder holding ``model.skops`` (the vectoriser and the heads, persisted
+with skops so that loading cannot run code from the file) and ``metadata.json``
+(provenance, scores, library versions and the SHA-256 of every model file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+
+from model_training.model import MultiHeadModel
+from model_training.text import tokenizer_info
+
+MODEL_FILE = "model.skops"
+METADATA_FILE = "metadata.json"
+# The only types an artifact may contain. skops refuses to build anything else, so a
+# crafted file cannot smuggle in a callable; review this list when the model changes.
+TRUSTED_TYPES = [
+    "model_training.text.Analyzer",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "numpy.float32",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.str_",
+    "builtins.dict",
+    "builtins.list",
+    "builtins.tuple",
+    "builtins.str",
+    "builtins.int",
+    "builtins.float",
+    "builtins.NoneType",
+    "numpy.dtype",
+    "numpy.ndarray",
+    "collections.OrderedDict",
+]
+
+
+class ArtifactError(RuntimeError):
+    """An artifact is missing, damaged, foreign or untrusted; the message says which check failed."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that must match between the training and the serving environment."""
+    from importlib.metadata import version
+
+    info = tokenizer_info()
+    return {
+        "scikit-learn": version("scikit-learn"),
+        "numpy": version("numpy"),
+        "scipy": version("scipy"),
+        "skops": version("skops"),
+        info["tokenizer"]: info["tokenizer_version"],
+        "opencc": info["opencc_version"],
+    }
+
+
+# Versions whose difference makes an artifact foreign: they change features or weights.
+PINNED = ("scikit-learn", "rjieba", "opencc")
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON next to ``path`` and rename it over, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, ensure_ascii=False, indent=2)
+            handle.write("\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_artifact(
+    model: MultiHeadModel, metadata: dict, directory: str | Path, *, joblib_copy: bool = False
+) -> Path:
+    """Write the artifact into a temporary sibling folder, then rename it into place."""
+    target = Path(directory).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        sio.dump({"vectorizer": model.vectorizer, "heads": model.heads}, staging / MODEL_FILE)
+        files = {MODEL_FILE: sha256_file(staging / MODEL_FILE)}
+        if joblib_copy:
+            import joblib
+
+            joblib.dump({"vectorizer": model.vectorizer, "heads": model.heads}, staging / "model.joblib")
+            files["model.joblib"] = sha256_file(staging / "model.joblib")
+        metadata = {**metadata, "files": files, "versions": library_versions()}
+        write_json_atomic(staging / METADATA_FILE, metadata)
+        staging.chmod(0o755)
+        previous = None
+        if target.exists():
+            previous = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(previous)
+        staging.rename(target)
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def read_metadata(directory: str | Path) -> dict:
+    path = Path(directory) / METADATA_FILE
+    if not path.is_file():
+        raise ArtifactError(f"artifact check 'present' failed: {path} does not exist")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"artifact check 'metadata' failed: {path} is unreadable ({exc})") from None
+
+
+def verify_artifact(directory: str | Path) -> dict:
+    """Check presence, checksums and versions; return the metadata or raise ``ArtifactError``."""
+    directory = Path(directory)
+    metadata = read_metadata(directory)
+    files = metadata.get("files") or {}
+    if MODEL_FILE not in files:
+        raise ArtifactError(f"artifact check 'metadata' failed: {MODEL_FILE} has no recorded checksum")
+    for name, expected in files.items():
+        path = directory / name
+        if not path.is_file():
+            raise ArtifactError(f"artifact check 'present' failed: {path} does not exist")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ArtifactError(
+                f"artifact check 'checksum' failed: {path} has SHA-256 {actual[:12]}…, "
+                f"metadata records {expected[:12]}…"
+            )
+    recorded = metadata.get("versions") or {}
+    current = library_versions()
+    for name in PINNED:
+        if recorded.get(name) != current.get(name):
+            raise ArtifactError(
+                f"artifact check 'version' failed: trained with {name} {recorded.get(name)}, "
+                f"this environment has {current.get(name)}"
+            )
+    return metadata
+
+
+def load_artifact(directory: str | Path) -> tuple[MultiHeadModel, dict]:
+    """Verify and load an artifact folder; nothing outside ``TRUSTED_TYPES`` is built."""
+    directory = Path(directory)
+    metadata = verify_artifact(directory)
+    path = directory / MODEL_FILE
+    try:
+        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+        if untrusted:
+            raise ArtifactError(f"artifact check 'trusted types' failed: {path} holds {', '.join(untrusted)}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            content = sio.load(path, trusted=TRUSTED_TYPES)
+        model = MultiHeadModel(vectorizer=content["vectorizer"], heads=dict(content["heads"]))
+    except ArtifactError:
+        raise
+    except Exception as exc:  # a damaged file can fail anywhere inside skops or numpy
+        raise ArtifactError(f"artifact check 'load' failed: {path}: {exc}") from None
+    return model, metadata

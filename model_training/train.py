@@ -1,0 +1,247 @@
+"""Train a multi-head model from a labelled file and write it as an artifact folder.
+
+``python -m model_training.train --data FILE --artifact DIR [--format FMT]``
+Hyper-parameters are chosen by stratified k-fold cross-validation on the training data
+only, over a small grid, with a fixed seed: the same data gives the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from model_training.artifact import save_artifact
+from model_training.data import DataError, Dataset, load_dataset
+from model_training.metrics import classification_scores
+from model_training.model import MultiHeadModel, make_classifier, make_vectorizer
+from model_training.text import Analyzer, normalize, tokenize, tokenizer_info
+
+LOG = logging.getLogger("model_training.train")
+SEED = 0
+FOLDS = 5
+DEFAULT_DATA = Path(__file__).parent / "corpus"
+DEFAULT_ARTIFACT = Path("artifacts/default")
+DEFAULT_NAME = "zh-news-stance"
+
+
+@dataclass
+class Grid:
+    """The candidates compared by cross-validation."""
+
+    analyzers: list[Analyzer] = field(
+        default_factory=lambda: [Analyzer(2, None), Analyzer(2, (1, 2)), Analyzer(1, (1, 3))]
+    )
+    c_values: list[float] = field(default_factory=lambda: [1.0, 4.0, 16.0])
+    class_weight: str | None = "balanced"
+
+    def describe(self) -> dict:
+        return {
+            "analyzers": [repr(a) for a in self.analyzers],
+            "C": self.c_values,
+            "class_weight": self.class_weight,
+        }
+
+
+def documents(data: Dataset) -> list:
+    """The model's inputs: texts, or (target, text) pairs when the data names targets."""
+    if data.has_targets:
+        return [(target or "", text) for target, text in zip(data.targets, data.texts, strict=True)]
+    return list(data.texts)
+
+
+def _identity(features: list[str]) -> list[str]:
+    return features
+
+
+def cross_validate(
+    data: Dataset, grid: Grid, folds: int = FOLDS
+) -> tuple[Analyzer, dict[str, float], dict[str, dict], dict[str, np.ndarray]]:
+    """Pick the analyzer (best mean macro-F1 over heads) and each head's C.
+
+    Returns the analyzer, the C per head, the cross-validated scores of the chosen setting
+    and its out-of-fold probabilities per head.
+    """
+    docs = documents(data)
+    # Tokenise each text once; every analyzer derives its features from the same words.
+    prepared = []
+    for doc in docs:
+        target, text = doc if isinstance(doc, tuple) else (None, doc)
+        normal = normalize(text)
+        prepared.append((normal, tokenize(normal), target))
+    first = data.heads[0]
+    strata = np.asarray(data.labels[first])
+    splitter = StratifiedKFold(
+        n_splits=min(folds, min(Counter(strata).values())), shuffle=True, random_state=SEED
+    )
+    splits = list(splitter.split(np.zeros(len(docs)), strata))
+    best = None
+    for analyzer in grid.analyzers:
+        features = [analyzer.features(*item) for item in prepared]
+        oof = {
+            (head, c): np.zeros((len(docs), len(set(data.labels[head]))))
+            for head in data.heads
+            for c in grid.c_values
+        }
+        for train_idx, test_idx in splits:
+            vectorizer = make_vectorizer(_identity)
+            x_train = vectorizer.fit_transform([features[i] for i in train_idx])
+            x_test = vectorizer.transform([features[i] for i in test_idx])
+            for head in data.heads:
+                y = np.asarray(data.labels[head])
+                labels = sorted(set(y))
+                for c in grid.c_values:
+                    clf = make_classifier(c, grid.class_weight).fit(x_train, y[train_idx])
+                    probs = clf.predict_proba(x_test)
+                    columns = [labels.index(label) for label in clf.classes_]
+                    oof[(head, c)][np.ix_(test_idx, columns)] = probs
+        chosen_c, scores, chosen_oof = {}, {}, {}
+        for head in data.heads:
+            y = data.labels[head]
+            labels = sorted(set(y))
+            candidates = []
+            for c in grid.c_values:
+                predicted = [labels[i] for i in oof[(head, c)].argmax(axis=1)]
+                candidates.append((classification_scores(y, predicted, labels)["macro_f1"], c))
+            _, c = max(candidates, key=lambda pair: (pair[0], -pair[1]))
+            chosen_c[head] = c
+            predicted = [labels[i] for i in oof[(head, c)].argmax(axis=1)]
+            scores[head] = classification_scores(y, predicted, labels)
+            chosen_oof[head] = oof[(head, c)]
+        mean = float(np.mean([scores[h]["macro_f1"] for h in data.heads]))
+        LOG.info("%r: mean macro-F1 %.4f, C %s", analyzer, mean, chosen_c)
+        if best is None or mean > best[0]:
+            best = (mean, analyzer, chosen_c, scores, chosen_oof)
+    _, analyzer, chosen_c, scores, oof_probs = best
+    return analyzer, chosen_c, scores, oof_probs
+
+
+def fit(
+    data: Dataset, analyzer: Analyzer, c_per_head: dict[str, float], class_weight: str | None
+) -> MultiHeadModel:
+    """Fit the vectoriser and every head on all of ``data``."""
+    vectorizer = make_vectorizer(analyzer)
+    matrix = vectorizer.fit_transform(documents(data))
+    heads = {
+        head: make_classifier(c_per_head[head], class_weight).fit(matrix, data.labels[head])
+        for head in data.heads
+    }
+    return MultiHeadModel(vectorizer=vectorizer, heads=heads)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def train(
+    data_path: str | Path,
+    artifact: str | Path,
+    fmt: str | None = None,
+    *,
+    name: str = DEFAULT_NAME,
+    version: str | None = None,
+    grid: Grid | None = None,
+    folds: int = FOLDS,
+    joblib_copy: bool = False,
+) -> dict:
+    """Train from ``data_path`` into the artifact folder ``artifact``; return its metadata."""
+    started = time.perf_counter()
+    grid = grid or Grid()
+    data = load_dataset(data_path, fmt)
+    LOG.info("loaded %d rows from %s, heads %s", len(data), data_path, data.heads)
+    analyzer, c_per_head, cv_scores, _ = cross_validate(data, grid, folds)
+    model = fit(data, analyzer, c_per_head, grid.class_weight)
+    created = datetime.now(UTC)
+    metadata = {
+        "name": name,
+        "version": version or f"{created:%Y%m%d}-{data.sha256[:8]}",
+        "created": created.isoformat(timespec="seconds"),
+        "heads": {head: model.labels(head) for head in data.heads},
+        "target_aware": data.has_targets,
+        "training_data": {
+            "path": str(data_path),
+            "format": data.format,
+            "sha256": data.sha256,
+            "rows": len(data),
+            "label_counts": {head: dict(sorted(Counter(data.labels[head]).items())) for head in data.heads},
+            "targets": dict(Counter(t for t in data.targets if t)) if data.has_targets else None,
+        },
+        "hyperparameters": {
+            "analyzer": repr(analyzer),
+            "C": c_per_head,
+            "class_weight": grid.class_weight,
+            "classifier": "LogisticRegression(lbfgs, multinomial)",
+            "vectorizer": "TfidfVectorizer(sublinear_tf=True)",
+            "features": len(model.vectorizer.vocabulary_),
+            "grid": grid.describe(),
+            "cv": {"folds": folds, "stratified_by": data.heads[0], "seed": SEED},
+        },
+        "cv_scores": cv_scores,
+        "tokenizer": tokenizer_info(),
+        "git_commit": git_commit(),
+        "training_seconds": None,
+    }
+    metadata["training_seconds"] = round(time.perf_counter() - started, 1)
+    save_artifact(model, metadata, artifact, joblib_copy=joblib_copy)
+    return metadata
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="labelled file or folder of JSONL")
+    parser.add_argument("--format", default=None, help="jsonl, csv, tsv, nlpcc2016, chnsenticorp, tnews")
+    parser.add_argument("--artifact", default=str(DEFAULT_ARTIFACT), help="output folder")
+    parser.add_argument("--name", default=DEFAULT_NAME)
+    parser.add_argument("--version", default=None)
+    parser.add_argument("--folds", type=int, default=FOLDS)
+    parser.add_argument(
+        "--joblib",
+        action="store_true",
+        help="also export model.joblib (unsafe: load it only from trusted sources)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        metadata = train(
+            args.data,
+            args.artifact,
+            args.format or None,
+            name=args.name,
+            version=args.version,
+            folds=args.folds,
+            joblib_copy=args.joblib,
+        )
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"artifact {args.artifact}: {metadata['name']} {metadata['version']}, "
+        f"{metadata['training_data']['rows']} rows, {metadata['training_seconds']} s"
+    )
+    for head, scores in metadata["cv_scores"].items():
+        print(f"  {head:<10} cv macro-F1 {scores['macro_f1']:.4f}  accuracy {scores['accuracy']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

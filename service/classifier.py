@@ -1,0 +1,83 @@
+"""The loaded model and what the API asks of it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model_training.artifact import load_artifact
+from model_training.model import MultiHeadModel
+
+STANCE = "stance"
+
+
+@dataclass
+class Classifier:
+    """A verified artifact in memory; ``classify`` answers one request."""
+
+    model: MultiHeadModel
+    metadata: dict
+    directory: str
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Classifier:
+        model, metadata = load_artifact(directory)
+        return cls(model=model, metadata=metadata, directory=str(directory))
+
+    @property
+    def heads(self) -> list[str]:
+        return list(self.model.heads)
+
+    @property
+    def target_aware(self) -> bool:
+        return bool(self.metadata.get("target_aware"))
+
+    @property
+    def ref(self) -> dict:
+        return {"name": self.metadata["name"], "version": self.metadata["version"]}
+
+    def classify(
+        self,
+        paragraphs: Sequence[str],
+        heads: Sequence[str] | None = None,
+        targets: str | Sequence[str] | None = None,
+    ) -> tuple[list[dict], dict[str, np.ndarray]]:
+        """Results per paragraph in order, and each head's probability matrix.
+
+        ``targets`` (one for all paragraphs, or one each) is used by target-aware models only.
+        """
+        if isinstance(targets, str):
+            targets = [targets] * len(paragraphs)
+        if targets is not None and self.target_aware:
+            docs = list(zip(targets, paragraphs, strict=True))
+        else:
+            docs = list(paragraphs)
+        heads = list(heads or self.heads)
+        probabilities = self.model.predict_proba(docs, heads)
+        labels = {head: self.model.labels(head) for head in heads}
+        results = []
+        for index, text in enumerate(paragraphs):
+            predictions = {}
+            for head in heads:
+                row = probabilities[head][index]
+                predictions[head] = {
+                    "label": labels[head][int(row.argmax())],
+                    "scores": {label: round(float(p), 4) for label, p in zip(labels[head], row, strict=True)},
+                }
+            results.append({"index": index, "characters": len(text), "predictions": predictions})
+        return results, probabilities
+
+    def summarize(self, paragraphs: Sequence[str], stance: np.ndarray) -> dict:
+        """Share of paragraphs per stance label and the length-weighted stance distribution."""
+        labels = self.model.labels(STANCE)
+        top = stance.argmax(axis=1)
+        weights = np.asarray([len(text) for text in paragraphs], dtype=float)
+        weighted = (stance * weights[:, None]).sum(axis=0) / weights.sum()
+        return {
+            "paragraphs": len(paragraphs),
+            "stance_share": {label: round(float((top == i).mean()), 4) for i, label in enumerate(labels)},
+            "stance_weighted": {label: round(float(w), 4) for label, w in zip(labels, weighted, strict=True)},
+        }

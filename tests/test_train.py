@@ -1,0 +1,101 @@
+import json
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from model_training.artifact import load_artifact
+from model_training.data import load_dataset
+from model_training.train import cross_validate, train
+from tests.conftest import SIMPLIFIED, TINY_GRID, TRADITIONAL, write_jsonl
+
+
+def test_artifact_has_model_and_complete_metadata(tiny_artifact, tiny_data):
+    metadata = json.loads((tiny_artifact / "metadata.json").read_text(encoding="utf-8"))
+    assert sorted(p.name for p in tiny_artifact.iterdir()) == ["metadata.json", "model.skops"]
+    assert metadata["name"] == "tiny" and metadata["version"] == "test-1" and metadata["created"]
+    assert metadata["heads"]["stance"] == ["critical", "neutral", "pro_beijing"]
+    assert set(metadata["heads"]) == {"stance", "topic", "sentiment"}
+    data = load_dataset(tiny_data)
+    assert metadata["training_data"]["sha256"] == data.sha256
+    assert metadata["training_data"]["rows"] == len(data)
+    for head in ("stance", "topic", "sentiment"):
+        assert 0 < metadata["cv_scores"][head]["macro_f1"] <= 1
+    assert metadata["hyperparameters"]["C"] == {"stance": 4.0, "topic": 4.0, "sentiment": 4.0}
+    assert metadata["tokenizer"]["tokenizer"] == "rjieba"
+    assert {"scikit-learn", "rjieba", "opencc"} <= set(metadata["versions"])
+    assert len(metadata["files"]["model.skops"]) == 64
+
+
+def test_same_data_gives_the_same_model(tmp_path, tiny_data, tiny_artifact):
+    again = tmp_path / "again"
+    train(tiny_data, again, grid=TINY_GRID, folds=3, name="tiny", version="test-1")
+    first, _ = load_artifact(tiny_artifact)
+    second, _ = load_artifact(again)
+    for head in first.heads:
+        np.testing.assert_array_equal(first.heads[head].coef_, second.heads[head].coef_)
+
+
+def test_cross_validation_picks_from_the_grid_and_scores_out_of_fold(tiny_data):
+    data = load_dataset(tiny_data)
+    analyzer, c, scores, oof = cross_validate(data, TINY_GRID, folds=3)
+    assert analyzer == TINY_GRID.analyzers[0] and set(c.values()) == {4.0}
+    for head in data.heads:
+        assert oof[head].shape == (len(data), len(set(data.labels[head])))
+        # Every row is predicted by a model that did not see it, so probabilities sum to one.
+        np.testing.assert_allclose(oof[head].sum(axis=1), 1.0, rtol=1e-6)
+        assert scores[head]["accuracy"] < 1.0
+
+
+def test_both_scripts_get_the_same_probabilities(tiny_artifact):
+    import opencc
+
+    model, _ = load_artifact(tiny_artifact)
+    converted = [opencc.OpenCC("t2s").convert(TRADITIONAL), opencc.OpenCC("s2twp").convert(SIMPLIFIED)]
+    original = model.predict_proba([TRADITIONAL, SIMPLIFIED])
+    other = model.predict_proba(converted)
+    for head in model.heads:
+        np.testing.assert_allclose(original[head], other[head], atol=1e-6)
+
+
+def test_fast_vectorize_equals_scikit_learn(tiny_artifact, corpus_rows):
+    model, _ = load_artifact(tiny_artifact)
+    texts = [row["text"] for row in corpus_rows[1:400:7]] + ["", "！！"]
+    np.testing.assert_allclose(
+        model.vectorize(texts).toarray(), model.vectorizer.transform(texts).toarray(), atol=1e-6
+    )
+    matrix = model.vectorizer.transform(texts)
+    for head, clf in model.heads.items():
+        np.testing.assert_allclose(
+            model.proba(model.vectorize(texts), head), clf.predict_proba(matrix), atol=1e-5
+        )
+
+
+def test_a_failed_run_leaves_the_previous_artifact_whole(tmp_path, tiny_data, monkeypatch):
+    target = tmp_path / "model"
+    train(tiny_data, target, grid=TINY_GRID, folds=3)
+    before = (target / "metadata.json").read_bytes()
+
+    def broken_dump(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sio, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        train(tiny_data, target, grid=TINY_GRID, folds=3)
+    assert (target / "metadata.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_target_aware_training(tmp_path):
+    rows = []
+    for i in range(12):
+        rows.append({"target": "开放二胎", "text": f"支持开放二胎，好政策{i}", "stance": "FAVOR"})
+        rows.append({"target": "开放二胎", "text": f"反对二胎，压力太大{i}", "stance": "AGAINST"})
+        rows.append({"target": "iPhone SE", "text": f"iPhone SE 太贵不值得{i}", "stance": "AGAINST"})
+        rows.append({"target": "iPhone SE", "text": f"iPhone SE 小巧好用{i}", "stance": "FAVOR"})
+    path = write_jsonl(tmp_path / "t.jsonl", rows)
+    metadata = train(path, tmp_path / "a", grid=TINY_GRID, folds=3)
+    assert metadata["target_aware"] is True
+    assert metadata["training_data"]["targets"] == {"开放二胎": 24, "iPhone SE": 24}
+    model, _ = load_artifact(tmp_path / "a")
+    assert model.predict([("开放二胎", "支持开放二胎")])["stance"] == ["FAVOR"]
