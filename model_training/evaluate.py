@@ -54,7 +54,9 @@ def script_invariance(model: MultiHeadModel, texts: Sequence[str]) -> dict:
         converter = opencc.OpenCC(config)
         converted = model.predict([converter.convert(text) for text in texts])
         per_head = {
-            head: round(float(np.mean([a == b for a, b in zip(original[head], converted[head], strict=True)])), 4)
+            head: round(
+                float(np.mean([a == b for a, b in zip(original[head], converted[head], strict=True)])), 4
+            )
             for head in model.heads
         }
         unchanged = np.mean(
@@ -108,7 +110,9 @@ def plot_reliability(calibration: dict, title: str, path: Path) -> None:
 def scores_table(scores: dict) -> str:
     lines = ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for label, row in scores["per_class"].items():
-        lines.append(f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+        lines.append(
+            f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |"
+        )
     lines.append(f"| **macro-F1** | | | **{scores['macro_f1']:.3f}** | |")
     lines.append(f"| **accuracy** | | | **{scores['accuracy']:.3f}** | |")
     return "\n".join(lines)
@@ -138,16 +142,27 @@ def evaluate(artifact: str | Path, report: str | Path, dev: str | Path | None = 
         rows = load_dev(dev)
         dev_scores = score_rows(model, rows)
         invariance = script_invariance(model, [row["text"] for row in rows])
-        figures["dev"] = {"file": str(dev), "rows": len(rows), "scores": dev_scores, "script_invariance": invariance}
+        figures["dev"] = {
+            "file": str(dev),
+            "rows": len(rows),
+            "scores": dev_scores,
+            "script_invariance": invariance,
+        }
         lines += ["", f"## Real text: {dev.name} ({len(rows)} paragraphs, never trained on)", ""]
         for head, scores in dev_scores.items():
             plot_confusion(scores, f"{head} on {dev.name}", report / f"confusion_{head}.png")
             plot_reliability(scores["calibration"], head, report / f"reliability_{head}.png")
             lines += [f"### {head}", "", scores_table(scores), "", confusion_table(scores), ""]
             lines += [f"![confusion](confusion_{head}.png) ![reliability](reliability_{head}.png)", ""]
-            lines += [f"Expected calibration error of the top-label score: {scores['calibration']['ece']:.3f}", ""]
+            lines += [
+                f"Expected calibration error of the top-label score: {scores['calibration']['ece']:.3f}",
+                "",
+            ]
         lines += ["## Script invariance (labels unchanged after conversion)", ""]
-        lines += ["| conversion | all heads | " + " | ".join(model.heads) + " |", "|---" * (len(model.heads) + 2) + "|"]
+        lines += [
+            "| conversion | all heads | " + " | ".join(model.heads) + " |",
+            "|---" * (len(model.heads) + 2) + "|",
+        ]
         for name, result in invariance.items():
             per_head = " | ".join(f"{result['per_head'][h]:.1%}" for h in model.heads)
             lines.append(f"| {name} | {result['all_heads']:.1%} | {per_head} |")
@@ -164,7 +179,9 @@ def summary(figures: dict) -> str:
     for head, cv in figures["cv"].items():
         d = dev.get(head)
         dev_part = (
-            f"{d['macro_f1']:>12.4f}   {d['accuracy']:>12.4f}   {d['calibration']['ece']:>7.4f}" if d else "           -"
+            f"{d['macro_f1']:>12.4f}   {d['accuracy']:>12.4f}   {d['calibration']['ece']:>7.4f}"
+            if d
+            else "           -"
         )
         lines.append(f"{head:<10}  {cv['macro_f1']:>11.4f}   {dev_part}")
     if "stance" in dev and "critical" in dev["stance"]["per_class"]:

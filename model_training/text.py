@@ -26,14 +26,14 @@ DIGITS = re.compile(r"\d")
 
 @lru_cache(maxsize=1)
 def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("tw2sp")
+    return opencc.OpenCC("t2s")
 
 
 def to_simplified(text: str) -> str:
     """Map Traditional characters and phrases to Simplified ones.
 
-    tw2sp rather than t2s: it also maps Taiwan vocabulary to the mainland's (軟體→软件,
-    資料→数据, 網路→网络), so that a text and its s2twp conversion share their features.
+    t2s, not tw2sp: tw2sp also rewrites Simplified words that look like Taiwan usage
+    (核心→内核, 显著→显着, 建立→创建), which would distort Simplified input.
     """
     return _t2s().convert(text)
 
@@ -113,5 +113,5 @@ def tokenizer_info() -> dict[str, str]:
         "tokenizer_version": version("rjieba"),
         "dictionary": "jieba default dict.txt (accurate mode, HMM on)",
         "opencc_version": version("opencc"),
-        "conversion": "tw2sp",
+        "conversion": "t2s",
     }

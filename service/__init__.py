@@ -22,7 +22,11 @@ DEFAULTS = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
-    "JSON_SORT_KEYS": False,
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    # Swagger UI is served from the swagger-ui-bundle package: the docs work offline.
+    "OPENAPI_SWAGGER_UI_URL": "/docs/static/",
+    "LOG_TEXT": False,
+    "LOG_LEVEL": "INFO",
 }
 # Environment variables read at start-up (documented in the README), with their types.
 ENVIRONMENT = {
@@ -30,6 +34,8 @@ ENVIRONMENT = {
     "MAX_PARAGRAPHS": int,
     "MAX_PARAGRAPH_CHARS": int,
     "MAX_BODY_BYTES": int,
+    "LOG_LEVEL": str,
+    "LOG_TEXT": lambda value: value.lower() in ("1", "true", "yes"),
 }
 
 
@@ -44,8 +50,12 @@ def _from_environment() -> dict:
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app and load its model once; exit with a clear message if it cannot."""
+    import swagger_ui_bundle
+    from flask import Blueprint
+
     from service.classifier import Classifier
     from service.errors import ServiceApi, require_json
+    from service.observability import configure_logging, install
     from service.views import blp
 
     app = Flask(__name__)
@@ -54,16 +64,47 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     app.json.sort_keys = False
     app.json.ensure_ascii = False
+    configure_logging(app.config["LOG_LEVEL"])
 
     try:
-        app.extensions["classifier"] = Classifier.load(app.config["MODEL_DIR"])
+        classifier = Classifier.load(app.config["MODEL_DIR"])
     except ArtifactError as exc:
         message = f"cannot load model from {app.config['MODEL_DIR']}: {exc}"
         LOG.critical(message)
         print(f"error: {message}", file=sys.stderr, flush=True)
         raise SystemExit(3) from None
+    app.extensions["classifier"] = classifier
 
+    install(app)
+    app.extensions["metrics"].model.labels(**classifier.ref).set(1)
+    app.before_request(require_json)
     api = ServiceApi(app)
     api.register_blueprint(blp)
-    app.before_request(require_json)
+    app.register_blueprint(
+        Blueprint(
+            "swagger_ui",
+            __name__,
+            static_folder=swagger_ui_bundle.swagger_ui_path,
+            static_url_path="/docs/static",
+        )
+    )
+    LOG.info("model loaded", extra={"model": classifier.ref, "model_dir": str(app.config["MODEL_DIR"])})
     return app
+
+
+def reload_model(app: Flask) -> bool:
+    """Load the artifact again (on SIGHUP); keep the current model if the new one fails a check."""
+    from service.classifier import Classifier
+
+    old = app.extensions["classifier"]
+    try:
+        new = Classifier.load(app.config["MODEL_DIR"])
+    except ArtifactError as exc:
+        LOG.error(f"model reload refused, keeping {old.ref['version']}: {exc}")
+        return False
+    app.extensions["classifier"] = new
+    metrics = app.extensions["metrics"]
+    metrics.model.labels(**old.ref).set(0)
+    metrics.model.labels(**new.ref).set(1)
+    LOG.info("model reloaded", extra={"model": new.ref, "previous": old.ref})
+    return True

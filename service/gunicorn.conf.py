@@ -1,27 +1,53 @@
 """gunicorn settings of the service: the tests, `make serve` and the container all use them.
 
 PORT (8000), HOST (127.0.0.1; the container sets 0.0.0.0), WEB_CONCURRENCY (workers,
-default 2 = cores), THREADS (per worker, default 4), TIMEOUT (seconds, default 30).
-The app is preloaded so that workers share the model's pages with the master.
+default 2 = cores), THREADS (per worker, default 4), TIMEOUT (seconds per request,
+default 30). The app is preloaded so that workers share the model's pages with the
+master; SIGHUP reloads the artifact from MODEL_DIR and replaces the workers gracefully.
 """
 
 import os
+import shutil
+import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads let one worker keep serving while another connection is slow to send its body.
+# gthread: a connection that is slow to send its body holds one thread, not a whole worker.
 worker_class = "gthread"
 threads = int(os.environ.get("THREADS", "4"))
 preload_app = True
+# A worker whose request runs longer than this is killed and replaced (per-request limit).
 timeout = int(os.environ.get("TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-# Bound what a client may send before the app sees it (the app itself limits bodies to 2 MiB).
 limit_request_line = 4094
 limit_request_fields = 50
-accesslog = None
+accesslog = None  # the app logs one JSON line per request to stdout
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 wsgi_app = "service:create_app()"
 # Heartbeat files of the workers; /dev/shm or a tmpfs keeps a read-only root file system working.
 worker_tmp_dir = os.environ.get("WORKER_TMP_DIR") or None
+
+# Prometheus multiprocess mode: each worker writes its samples into this folder.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="classifier-metrics-")
+
+
+def on_starting(server):
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+
+
+def on_reload(server):
+    # Runs in the master on SIGHUP, before the new workers are forked from it.
+    from service import reload_model
+
+    reload_model(server.app.wsgi())
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

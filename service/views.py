@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
@@ -55,6 +55,8 @@ class Classify(MethodView):
         else:
             paragraphs = split_article(body["article"])
         results, probabilities = model.classify(paragraphs, heads, target)
+        g.paragraphs = len(paragraphs)
+        current_app.extensions["metrics"].count_results(results)
         response = {"model": model.ref, "results": results}
         if "article" in body and STANCE in probabilities:
             response["summary"] = model.summarize(paragraphs, probabilities[STANCE])

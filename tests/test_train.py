@@ -51,7 +51,7 @@ def test_both_scripts_get_the_same_probabilities(tiny_artifact):
     import opencc
 
     model, _ = load_artifact(tiny_artifact)
-    converted = [opencc.OpenCC("t2s").convert(TRADITIONAL), opencc.OpenCC("s2twp").convert(SIMPLIFIED)]
+    converted = [opencc.OpenCC("t2s").convert(TRADITIONAL), opencc.OpenCC("s2t").convert(SIMPLIFIED)]
     original = model.predict_proba([TRADITIONAL, SIMPLIFIED])
     other = model.predict_proba(converted)
     for head in model.heads:
