@@ -24,18 +24,24 @@ NOISE = re.compile(r"^[\W_]+$")
 DIGITS = re.compile(r"\d")
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
+@lru_cache(maxsize=2)
+def _converter(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
 
 
 def to_simplified(text: str) -> str:
-    """Map Traditional characters and phrases to Simplified ones.
+    """Map Traditional text to Simplified characters and mainland vocabulary.
 
-    t2s, not tw2sp: tw2sp also rewrites Simplified words that look like Taiwan usage
-    (核心→内核, 显著→显着, 建立→创建), which would distort Simplified input.
+    Text that t2s leaves unchanged is already Simplified and is returned as it is: tw2sp
+    would rewrite Simplified words that look like Taiwan usage (核心→内核, 显著→显着).
+    Traditional text goes through tw2sp, which also maps Taiwan vocabulary to the
+    mainland's (軟體→软件, 資料→数据, 網路→网络), so that a Simplified paragraph and its
+    s2twp conversion share their features.
     """
-    return _t2s().convert(text)
+    simplified = _converter("t2s").convert(text)
+    if simplified == text:
+        return text
+    return _converter("tw2sp").convert(text)
 
 
 def normalize(text: str) -> str:
@@ -113,5 +119,5 @@ def tokenizer_info() -> dict[str, str]:
         "tokenizer_version": version("rjieba"),
         "dictionary": "jieba default dict.txt (accurate mode, HMM on)",
         "opencc_version": version("opencc"),
-        "conversion": "t2s",
+        "conversion": "t2s test, then tw2sp for Traditional text",
     }

@@ -56,8 +56,12 @@ def _message(error: HTTPException) -> str:
 
 def require_json() -> None:
     """Refuse request bodies that are not JSON, or empty, before anything parses them."""
-    if request.method not in ("POST", "PUT", "PATCH"):
-        return
+    if request.method not in ("POST", "PUT", "PATCH") or request.routing_exception is not None:
+        return  # unknown paths and methods get their 404 or 405 first
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        # Compressed bodies are refused outright: no decompression, so no gzip bomb.
+        raise UnsupportedMediaType(f"Content-Encoding {encoding} is not accepted; send plain JSON.")
     if request.mimetype not in JSON_TYPES:
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, got {request.mimetype or 'none'}."

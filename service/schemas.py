@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 INPUT_FIELDS = ("text", "paragraphs", "article")
+# C0 and C1 control characters other than tab, line feed and carriage return.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def check_paragraph(value: str) -> None:
-    """Reject text that cannot be classified: blank, too long, or not valid Unicode."""
+    """Reject text that cannot be classified: blank, too long, invalid Unicode, no words."""
     limit = current_app.config["MAX_PARAGRAPH_CHARS"]
     if not value.strip():
         raise ValidationError("Must not be empty or blank.")
@@ -19,6 +23,10 @@ def check_paragraph(value: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("Contains invalid Unicode (a lone surrogate).") from None
+    if CONTROL.search(value):
+        raise ValidationError("Contains control characters (only tab and line breaks are allowed).")
+    if not any(ch.isalnum() for ch in value):
+        raise ValidationError("Contains no words: only punctuation, symbols, emoji or invisible characters.")
 
 
 def split_article(article: str) -> list[str]:

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from webargs.flaskparser import FlaskParser
 
 from service.classifier import STANCE, Classifier
-from service.schemas import ClassifyRequest, ClassifyResponse, Status, split_article
+from service.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, Status, split_article
+
+
+class Parser(FlaskParser):
+    """webargs' parser, but JSON nested past Python's recursion limit is a 400, not a crash."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            raise json.JSONDecodeError("JSON nested too deeply", "[", 0) from None
+
 
 blp = Blueprint("classify", __name__, description="Classify Chinese news paragraphs.")
+blp.ARGUMENTS_PARSER = Parser()
 
 
 def classifier() -> Classifier:
@@ -20,6 +35,9 @@ def classifier() -> Classifier:
 class Classify(MethodView):
     @blp.arguments(ClassifyRequest)
     @blp.response(200, ClassifyResponse)
+    @blp.alt_response(400, schema=ErrorResponse, description="The body is empty or not valid JSON.")
+    @blp.alt_response(413, schema=ErrorResponse, description="The body is over the size limit (2 MiB).")
+    @blp.alt_response(415, schema=ErrorResponse, description="The Content-Type is not application/json.")
     def post(self, body: dict):
         """Classify one paragraph, a batch of paragraphs, or a whole article.
 
