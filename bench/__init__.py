@@ -1,0 +1,1 @@
+"""Benchmark scripts (``make benchmark``); ``bench.ceiling_app`` is served by gunicorn."""
