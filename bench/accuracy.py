@@ -34,16 +34,25 @@ class Benchmark:
 
 BENCHMARKS = [
     Benchmark(
-        "nlpcc2016", "nlpcc2016/train.tsv", "mean F1(FAVOR, AGAINST)",
-        "best team 0.7106 (RUC_MMC); median of 16 teams ≈ 0.65 (official test set)", 0.72,
+        "nlpcc2016",
+        "nlpcc2016/train.tsv",
+        "mean F1(FAVOR, AGAINST)",
+        "best team 0.7106 (RUC_MMC); median of 16 teams ≈ 0.65 (official test set)",
+        0.72,
     ),
     Benchmark(
-        "chnsenticorp", "chnsenticorp/train.tsv", "accuracy",
-        "Senta dev: BOW 0.898–0.903, CNN ≈ 0.90, LSTM ≈ 0.91, ERNIE 0.945–0.951", 0.93,
+        "chnsenticorp",
+        "chnsenticorp/train.tsv",
+        "accuracy",
+        "Senta dev: BOW 0.898–0.903, CNN ≈ 0.90, LSTM ≈ 0.91, ERNIE 0.945–0.951",
+        0.93,
     ),
     Benchmark(
-        "tnews", "tnews/train.tsv", "accuracy",
-        "CLUE dev: BERT-base ≈ 0.566, RoBERTa-wwm-ext-large 0.595", 0.575,
+        "tnews",
+        "tnews/train.tsv",
+        "accuracy",
+        "CLUE dev: BERT-base ≈ 0.566, RoBERTa-wwm-ext-large 0.595",
+        0.575,
     ),
 ]
 
@@ -58,8 +67,12 @@ def score(benchmark: Benchmark, metadata: dict) -> float:
 def run(benchmark: Benchmark, folder: Path) -> dict:
     artifact = folder / benchmark.name
     command = [
-        "make", "--no-print-directory", "train", f"DATA={SHARED / benchmark.path}",
-        f"FORMAT={benchmark.name}", f"ARTIFACT={artifact}",
+        "make",
+        "--no-print-directory",
+        "train",
+        f"DATA={SHARED / benchmark.path}",
+        f"FORMAT={benchmark.name}",
+        f"ARTIFACT={artifact}",
     ]
     started = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)

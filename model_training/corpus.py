@@ -7,7 +7,6 @@ problem found (exit status 1 when there is one).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections import Counter, defaultdict
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import opencc
 
+from model_training.data import read_jsonl
 from model_training.labels import GENRES, HARD_CASES, LABELS, MAIN_TOPICS, SCRIPTS, STANCES
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
@@ -49,13 +49,7 @@ def load_corpus(directory: Path = CORPUS_DIR) -> list[dict]:
     rows = []
     for path in corpus_files(directory):
         with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+            for number, row in read_jsonl(handle, path.name):
                 row["_where"] = f"{path.name}:{number}"
                 rows.append(row)
     return rows

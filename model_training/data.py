@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,18 +73,23 @@ def guess_format(path: Path) -> str:
     raise DataError(f"{path}: cannot tell the format from the name; pass FORMAT=")
 
 
+def read_jsonl(lines: Iterable[str], name: str) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line; ``DataError`` names ``name:line``."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{name}:{number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{name}:{number}: expected a JSON object")
+        yield number, record
+
+
 def _records_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object")
-            yield number, record
+        yield from read_jsonl(handle, str(path))
 
 
 def _records_delimited(path: Path, delimiter: str, columns: tuple[str, ...] | None, quoting: int):

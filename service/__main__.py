@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from model_training.artifact import ArtifactError
+from model_training.data import DataError, read_jsonl
 
 BATCH = 256
 
@@ -22,15 +23,9 @@ class InputError(ValueError):
 
 def _batches(handle, batch: int) -> Iterator[list[tuple[int, dict]]]:
     chunk = []
-    for number, line in enumerate(handle, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"line {number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise InputError(f"line {number}: expected an object with a string 'text'")
+    for number, record in read_jsonl(handle, "line"):
+        if not isinstance(record.get("text"), str):
+            raise InputError(f"line:{number}: expected an object with a string 'text'")
         chunk.append((number, record))
         if len(chunk) == batch:
             yield chunk
@@ -58,7 +53,7 @@ def predict_file(
                 if classifier.target_aware:
                     missing = [n for n, r in chunk if not isinstance(r.get("target"), str) or not r["target"]]
                     if missing:
-                        raise InputError(f"line {missing[0]}: this model needs a string 'target'")
+                        raise InputError(f"line:{missing[0]}: this model needs a string 'target'")
                     targets = [r["target"] for r in records]
                 results, _ = classifier.classify([r["text"] for r in records], targets=targets)
                 for record, result in zip(records, results, strict=True):
@@ -92,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = predict_file(
             args.artifact, args.input, args.output, batch=args.batch, progress=sys.stderr.isatty()
         )
-    except (ArtifactError, InputError, OSError) as exc:
+    except (ArtifactError, DataError, InputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{count} rows written to {args.output}", file=sys.stderr)

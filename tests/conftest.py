@@ -62,3 +62,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_port(tiny_artifact):
+    """A real gunicorn, started with the container's command on a free loopback port."""
+    from tests.serving import start, wait_ready
+
+    port = free_port()
+    server = start(tiny_artifact, port)
+    try:
+        wait_ready(server, port)
+        yield port
+    finally:
+        server.stop()

@@ -58,5 +58,5 @@ def test_predict_reports_a_bad_line_and_writes_nothing(tmp_path, tiny_artifact):
         check=False,
     )
     assert completed.returncode == 2
-    assert "line 2" in completed.stderr
+    assert "line:2" in completed.stderr
     assert list(tmp_path.iterdir()) == [source]

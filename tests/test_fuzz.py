@@ -7,22 +7,13 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.conftest import free_port
-from tests.serving import start, wait_ready
-
 CASES: list[int] = []
 MIN_CASES = 1000
 
 
 @pytest.fixture(scope="module")
-def base_url(tiny_artifact):
-    port = free_port()
-    server = start(tiny_artifact, port)
-    try:
-        wait_ready(server, port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+def base_url(live_port):
+    return f"http://127.0.0.1:{live_port}"
 
 
 @pytest.fixture(scope="module")

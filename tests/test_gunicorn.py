@@ -18,15 +18,9 @@ from tests.conftest import MIXED, SIMPLIFIED, TRADITIONAL, free_port
 from tests.serving import request, start, wait_ready
 
 
-@pytest.fixture(scope="module")
-def server(tiny_artifact):
-    port = free_port()
-    process = start(tiny_artifact, port)
-    try:
-        wait_ready(process, port)
-        yield port
-    finally:
-        process.stop()
+@pytest.fixture()
+def server(live_port):
+    return live_port
 
 
 def test_end_to_end_article_over_http(server):
@@ -110,13 +104,24 @@ def test_a_bad_artifact_never_becomes_ready(tmp_path, tiny_artifact, damage, che
     server.stop()
 
 
-def test_sighup_reloads_a_new_model_without_failing_a_request(tmp_path, tiny_artifact):
-    from model_training.artifact import load_artifact, save_artifact
-
+@pytest.fixture()
+def own_server(tmp_path, tiny_artifact):
+    """A server of this test's own, on a copy of the artifact that the test may replace."""
     directory = tmp_path / "model"
     shutil.copytree(tiny_artifact, directory)
     port = free_port()
-    process = start(directory, port)
+    server = start(directory, port)
+    try:
+        wait_ready(server, port)
+        yield directory, server, port
+    finally:
+        server.stop()
+
+
+def test_sighup_reloads_a_new_model_without_failing_a_request(own_server):
+    from model_training.artifact import load_artifact, save_artifact
+
+    directory, server, port = own_server
     failures, versions, stop = [], set(), threading.Event()
 
     def client_loop() -> None:
@@ -130,45 +135,35 @@ def test_sighup_reloads_a_new_model_without_failing_a_request(tmp_path, tiny_art
             except (urllib.error.URLError, ConnectionError) as error:
                 failures.append(repr(error))
 
+    loop = threading.Thread(target=client_loop)
+    loop.start()
     try:
-        wait_ready(process, port)
-        loop = threading.Thread(target=client_loop)
-        loop.start()
         model, metadata = load_artifact(directory)
         save_artifact(model, {**metadata, "version": "test-2"}, directory)
-        process.process.send_signal(signal.SIGHUP)
+        server.process.send_signal(signal.SIGHUP)
         for _ in range(300):
             if request(port, "/model")[1]["version"] == "test-2":
                 break
             time.sleep(0.1)
         for _ in range(20):  # keep the loop running past the switch of every worker
             assert request(port, "/readyz")[0] == 200
+    finally:
         stop.set()
         loop.join(timeout=30)
-        assert failures == []
-        assert request(port, "/model")[1]["version"] == "test-2"
-        assert "test-2" in versions
-    finally:
-        stop.set()
-        process.stop()
+    assert failures == []
+    assert request(port, "/model")[1]["version"] == "test-2"
+    assert "test-2" in versions
 
 
-def test_a_bad_artifact_on_sighup_keeps_the_old_model(tmp_path, tiny_artifact):
-    directory = tmp_path / "model"
-    shutil.copytree(tiny_artifact, directory)
-    port = free_port()
-    process = start(directory, port)
-    try:
-        wait_ready(process, port)
-        damage_checksum(directory)
-        process.process.send_signal(signal.SIGHUP)
-        for _ in range(300):  # wait for the master to log its decision
-            if "model reload refused" in process.stdout:
-                break
-            time.sleep(0.1)
-        [line] = [line for line in process.stdout.splitlines() if "model reload refused" in line]
-        assert "'checksum'" in line
-        assert request(port, "/readyz")[0] == 200
-        assert request(port, "/model")[1]["version"] == "test-1"
-    finally:
-        process.stop()
+def test_a_bad_artifact_on_sighup_keeps_the_old_model(own_server):
+    directory, server, port = own_server
+    damage_checksum(directory)
+    server.process.send_signal(signal.SIGHUP)
+    for _ in range(300):  # wait for the master to log its decision
+        if "model reload refused" in server.stdout:
+            break
+        time.sleep(0.1)
+    [line] = [line for line in server.stdout.splitlines() if "model reload refused" in line]
+    assert "'checksum'" in line
+    assert request(port, "/readyz")[0] == 200
+    assert request(port, "/model")[1]["version"] == "test-1"

@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import SIMPLIFIED, free_port
-from tests.serving import start, wait_ready
+from tests.conftest import SIMPLIFIED
 
 JSON = "application/json"
 
@@ -77,15 +76,9 @@ def test_in_process(client, name, data, content_type, headers, expected):
     check_error(response.status_code, response.get_json(), expected)
 
 
-@pytest.fixture(scope="module")
-def port(tiny_artifact):
-    chosen = free_port()
-    server = start(tiny_artifact, chosen)
-    try:
-        wait_ready(server, chosen)
-        yield chosen
-    finally:
-        server.stop()
+@pytest.fixture()
+def port(live_port):
+    return live_port
 
 
 @pytest.mark.parametrize(("name", "data", "content_type", "headers", "expected"), CASES, ids=IDS)
