@@ -18,7 +18,7 @@ from typing import Any
 
 import skops.io as sio
 
-from model_training.model import MultiHeadModel
+from model_training.model import MultiHeadModel, TargetedModel
 from model_training.text import tokenizer_info
 
 MODEL_FILE = "model.skops"
@@ -93,20 +93,42 @@ def write_json_atomic(path: Path, payload: Any) -> None:
         raise
 
 
+def _content(model: MultiHeadModel | TargetedModel) -> dict:
+    """What is persisted: plain dicts of fitted scikit-learn objects."""
+    content = {"vectorizer": model.vectorizer, "heads": model.heads}
+    if isinstance(model, TargetedModel):
+        content["targets"] = {
+            target: {"vectorizer": sub.vectorizer, "heads": sub.heads}
+            for target, sub in model.per_target.items()
+        }
+    return content
+
+
+def _model(content: dict) -> MultiHeadModel | TargetedModel:
+    fallback = MultiHeadModel(vectorizer=content["vectorizer"], heads=dict(content["heads"]))
+    if "targets" not in content:
+        return fallback
+    per_target = {
+        target: MultiHeadModel(vectorizer=sub["vectorizer"], heads=dict(sub["heads"]))
+        for target, sub in content["targets"].items()
+    }
+    return TargetedModel(fallback=fallback, per_target=per_target)
+
+
 def save_artifact(
-    model: MultiHeadModel, metadata: dict, directory: str | Path, *, joblib_copy: bool = False
+    model: MultiHeadModel | TargetedModel, metadata: dict, directory: str | Path, *, joblib_copy: bool = False
 ) -> Path:
     """Write the artifact into a temporary sibling folder, then rename it into place."""
     target = Path(directory).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        sio.dump({"vectorizer": model.vectorizer, "heads": model.heads}, staging / MODEL_FILE)
+        sio.dump(_content(model), staging / MODEL_FILE)
         files = {MODEL_FILE: sha256_file(staging / MODEL_FILE)}
         if joblib_copy:
             import joblib
 
-            joblib.dump({"vectorizer": model.vectorizer, "heads": model.heads}, staging / "model.joblib")
+            joblib.dump(_content(model), staging / "model.joblib")
             files["model.joblib"] = sha256_file(staging / "model.joblib")
         metadata = {**metadata, "files": files, "versions": library_versions()}
         write_json_atomic(staging / METADATA_FILE, metadata)
@@ -162,7 +184,7 @@ def verify_artifact(directory: str | Path) -> dict:
     return metadata
 
 
-def load_artifact(directory: str | Path) -> tuple[MultiHeadModel, dict]:
+def load_artifact(directory: str | Path) -> tuple[MultiHeadModel | TargetedModel, dict]:
     """Verify and load an artifact folder; nothing outside ``TRUSTED_TYPES`` is built."""
     directory = Path(directory)
     metadata = verify_artifact(directory)
@@ -174,7 +196,7 @@ def load_artifact(directory: str | Path) -> tuple[MultiHeadModel, dict]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             content = sio.load(path, trusted=TRUSTED_TYPES)
-        model = MultiHeadModel(vectorizer=content["vectorizer"], heads=dict(content["heads"]))
+        model = _model(content)
     except ArtifactError:
         raise
     except Exception as exc:  # a damaged file can fail anywhere inside skops or numpy

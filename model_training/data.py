@@ -48,6 +48,18 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def subset(self, indices: list[int], *, targets: bool = True) -> Dataset:
+        """The rows at ``indices`` (with or without their targets)."""
+        return Dataset(
+            texts=[self.texts[i] for i in indices],
+            labels={head: [values[i] for i in indices] for head, values in self.labels.items()},
+            ids=[self.ids[i] for i in indices],
+            targets=[self.targets[i] if targets else None for i in indices],
+            sources=[self.sources[i] for i in indices],
+            sha256=self.sha256,
+            format=self.format,
+        )
+
 
 def data_files(path: Path) -> list[Path]:
     """A file is itself; a folder stands for the JSONL files below it, in sorted order."""

@@ -26,7 +26,7 @@ from sklearn.model_selection import StratifiedKFold
 from model_training.artifact import save_artifact
 from model_training.data import DataError, Dataset, load_dataset
 from model_training.metrics import classification_scores
-from model_training.model import MultiHeadModel, make_classifier, make_vectorizer
+from model_training.model import MultiHeadModel, TargetedModel, make_classifier, make_vectorizer
 from model_training.text import Analyzer, normalize, tokenize, tokenizer_info
 
 LOG = logging.getLogger("model_training.train")
@@ -44,7 +44,7 @@ class Grid:
     """The candidates compared by cross-validation."""
 
     analyzers: list[Analyzer] = field(default_factory=lambda: [Analyzer(2, None), Analyzer(2, (1, 2))])
-    c_values: list[float] = field(default_factory=lambda: [4.0, 16.0, 64.0])
+    c_values: list[float] = field(default_factory=lambda: [16.0, 64.0, 256.0])
     class_weight: str | None = "balanced"
     solver: str = "newton-cg"
 
@@ -163,6 +163,55 @@ def fit(data: Dataset, analyzer: Analyzer, c_per_head: dict[str, float], grid: G
     return MultiHeadModel(vectorizer=vectorizer, heads=heads)
 
 
+MIN_TARGET_ROWS_PER_LABEL = 2  # below this a target has no per-target model of its own
+
+
+def target_groups(data: Dataset) -> dict[str, list[int]]:
+    """Row indices of each target that has enough rows of every label for its own model."""
+    groups: dict[str, list[int]] = {}
+    for index, target in enumerate(data.targets):
+        groups.setdefault(target or "", []).append(index)
+    first = data.heads[0]
+    return {
+        target: indices
+        for target, indices in groups.items()
+        if target
+        and min(Counter(data.labels[first][i] for i in indices).values()) >= MIN_TARGET_ROWS_PER_LABEL
+        and len({data.labels[first][i] for i in indices}) > 1
+    }
+
+
+def cross_validate_per_target(
+    data: Dataset, grid: Grid, folds: int, fallback_oof: dict[str, np.ndarray]
+) -> tuple[dict[str, tuple[Analyzer, dict[str, float]]], dict[str, dict], dict[str, np.ndarray]]:
+    """Cross-validate one model per target; rows of other targets keep the fallback's predictions.
+
+    Returns each target's chosen analyzer and C, the scores of the combined out-of-fold
+    predictions, and those predictions.
+    """
+    oof = {head: probs.copy() for head, probs in fallback_oof.items()}
+    chosen = {}
+    for target, indices in target_groups(data).items():
+        subset = data.subset(indices, targets=False)
+        analyzer, c_per_head, _, sub_oof = cross_validate(subset, grid, folds)
+        chosen[target] = (analyzer, c_per_head)
+        for head in data.heads:
+            labels = sorted(set(data.labels[head]))
+            columns = [labels.index(label) for label in sorted(set(subset.labels[head]))]
+            oof[head][indices] = 0.0
+            oof[head][np.ix_(indices, columns)] = sub_oof[head]
+    scores = {}
+    for head in data.heads:
+        labels = sorted(set(data.labels[head]))
+        predicted = [labels[i] for i in oof[head].argmax(axis=1)]
+        scores[head] = classification_scores(data.labels[head], predicted, labels)
+    return chosen, scores, oof
+
+
+def mean_macro_f1(scores: dict[str, dict]) -> float:
+    return float(np.mean([s["macro_f1"] for s in scores.values()]))
+
+
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -193,8 +242,29 @@ def train(
     data = load_dataset(data_path, fmt)
     grid = grid or Grid.for_rows(len(data))
     LOG.info("loaded %d rows from %s, heads %s", len(data), data_path, data.heads)
-    analyzer, c_per_head, cv_scores, _ = cross_validate(data, grid, folds)
+    analyzer, c_per_head, cv_scores, oof = cross_validate(data, grid, folds)
+    target_modes = None
+    if data.has_targets:
+        # Stance toward a target: compare per-target models with the single target-aware
+        # model on the same folds, and keep the better one.
+        per_target, per_target_scores, _ = cross_validate_per_target(data, grid, folds, oof)
+        target_modes = {
+            "target_aware_features": mean_macro_f1(cv_scores),
+            "per_target_models": mean_macro_f1(per_target_scores),
+        }
+        LOG.info("target modes (mean macro-F1): %s", target_modes)
     model = fit(data, analyzer, c_per_head, grid)
+    if target_modes and target_modes["per_target_models"] > target_modes["target_aware_features"]:
+        cv_scores = per_target_scores
+        model = TargetedModel(
+            fallback=model,
+            per_target={
+                target: fit(
+                    data.subset(target_groups(data)[target], targets=False), sub_analyzer, sub_c, grid
+                )
+                for target, (sub_analyzer, sub_c) in per_target.items()
+            },
+        )
     created = datetime.now(UTC)
     metadata = {
         "name": name,
@@ -202,6 +272,14 @@ def train(
         "created": created.isoformat(timespec="seconds"),
         "heads": {head: model.labels(head) for head in data.heads},
         "target_aware": data.has_targets,
+        "target_mode": (
+            None
+            if not target_modes
+            else "per_target_models"
+            if isinstance(model, TargetedModel)
+            else "target_aware_features"
+        ),
+        "target_modes_cv": target_modes,
         "training_data": {
             "path": str(data_path),
             "format": data.format,
@@ -218,6 +296,11 @@ def train(
             "vectorizer": "TfidfVectorizer(sublinear_tf=True)",
             "features": len(model.vectorizer.vocabulary_),
             "grid": grid.describe(),
+            "per_target": (
+                {t: {"analyzer": repr(a), "C": c} for t, (a, c) in per_target.items()}
+                if isinstance(model, TargetedModel)
+                else None
+            ),
             "cv": {"folds": folds, "stratified_by": data.heads[0], "seed": SEED},
         },
         "cv_scores": cv_scores,

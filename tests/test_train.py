@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from model_training.artifact import load_artifact
+from model_training.artifact import load_artifact, save_artifact
 from model_training.data import load_dataset
 from model_training.train import cross_validate, train
 from tests.conftest import SIMPLIFIED, TINY_GRID, TRADITIONAL, write_jsonl
@@ -86,16 +86,56 @@ def test_a_failed_run_leaves_the_previous_artifact_whole(tmp_path, tiny_data, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
-def test_target_aware_training(tmp_path):
+@pytest.fixture(scope="module")
+def target_artifact(tmp_path_factory):
     rows = []
     for i in range(12):
         rows.append({"target": "开放二胎", "text": f"支持开放二胎，好政策{i}", "stance": "FAVOR"})
         rows.append({"target": "开放二胎", "text": f"反对二胎，压力太大{i}", "stance": "AGAINST"})
         rows.append({"target": "iPhone SE", "text": f"iPhone SE 太贵不值得{i}", "stance": "AGAINST"})
         rows.append({"target": "iPhone SE", "text": f"iPhone SE 小巧好用{i}", "stance": "FAVOR"})
-    path = write_jsonl(tmp_path / "t.jsonl", rows)
-    metadata = train(path, tmp_path / "a", grid=TINY_GRID, folds=3)
+    folder = tmp_path_factory.mktemp("targets")
+    path = write_jsonl(folder / "t.jsonl", rows)
+    metadata = train(path, folder / "artifact", grid=TINY_GRID, folds=3)
+    return folder / "artifact", metadata
+
+
+def test_stance_toward_a_target_compares_both_designs(target_artifact):
+    directory, metadata = target_artifact
     assert metadata["target_aware"] is True
     assert metadata["training_data"]["targets"] == {"开放二胎": 24, "iPhone SE": 24}
-    model, _ = load_artifact(tmp_path / "a")
-    assert model.predict([("开放二胎", "支持开放二胎")])["stance"] == ["FAVOR"]
+    assert set(metadata["target_modes_cv"]) == {"target_aware_features", "per_target_models"}
+    assert metadata["target_mode"] in metadata["target_modes_cv"]
+    model, _ = load_artifact(directory)
+    assert model.predict([("开放二胎", "支持开放二胎"), ("iPhone SE", "iPhone SE 太贵")])["stance"] == [
+        "FAVOR",
+        "AGAINST",
+    ]
+    # A target never seen in training is answered by the target-aware fallback model.
+    probs = model.predict_proba([("深圳禁摩限电", "支持")])["stance"]
+    assert probs.shape == (1, 2) and abs(float(probs.sum()) - 1) < 1e-5
+
+
+def test_per_target_models_round_trip(target_artifact, tmp_path):
+    from model_training.model import MultiHeadModel, TargetedModel
+
+    directory, _ = target_artifact
+    model, metadata = load_artifact(directory)
+    fallback = model.fallback if isinstance(model, TargetedModel) else model
+    targeted = TargetedModel(fallback=fallback, per_target={"开放二胎": fallback})
+    save_artifact(targeted, metadata, tmp_path / "copy")
+    again, _ = load_artifact(tmp_path / "copy")
+    assert isinstance(again, TargetedModel) and isinstance(again.per_target["开放二胎"], MultiHeadModel)
+    docs = [("开放二胎", "支持开放二胎"), ("other", "反对")]
+    np.testing.assert_allclose(again.predict_proba(docs)["stance"], targeted.predict_proba(docs)["stance"])
+
+
+def test_the_service_needs_and_uses_the_target(target_artifact):
+    from service import create_app
+
+    directory, _ = target_artifact
+    client = create_app({"MODEL_DIR": str(directory)}).test_client()
+    response = client.post("/classify", json={"text": "支持开放二胎"})
+    assert response.status_code == 422 and "target" in response.get_json()["errors"]["json"]
+    body = client.post("/classify", json={"text": "支持开放二胎", "target": "开放二胎"}).get_json()
+    assert body["results"][0]["predictions"]["stance"]["label"] == "FAVOR"
