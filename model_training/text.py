@@ -22,6 +22,7 @@ SPACE = re.compile(r"\s+")
 # Tokens made only of punctuation, symbols or spaces carry no signal for these heads.
 NOISE = re.compile(r"^[\W_]+$")
 DIGITS = re.compile(r"\d")
+NON_WORD = re.compile(r"[\W_]+")
 
 
 @lru_cache(maxsize=2)
@@ -52,6 +53,8 @@ def normalize(text: str) -> str:
 
 
 def _keep(token: str) -> str | None:
+    if token.isalpha():  # the common case: a word, nothing to mask or drop
+        return token
     if token.isspace() or NOISE.match(token):
         return None
     # Exact figures rarely generalise; their shape does (2024 -> 0000, 3.5% -> 0.0%).
@@ -89,12 +92,12 @@ class Analyzer:
         """Features from an already normalised and tokenised text."""
         features = list(words)
         for n in range(2, self.word_ngrams + 1):
-            features.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+            features.extend(map(" ".join, zip(*(words[i:] for i in range(n)))))
         if self.char_ngrams:
-            compact = "".join(ch for ch in normal if ch.isalnum())
+            compact = NON_WORD.sub("", normal)
             low, high = self.char_ngrams
             for n in range(low, high + 1):
-                features.extend("#" + compact[i : i + n] for i in range(len(compact) - n + 1))
+                features.extend(map("#".__add__, map("".join, zip(*(compact[i:] for i in range(n))))))
         if target:
             # Conjoin the target with each word so that one model learns target-specific cues.
             mark = "@" + "".join(target.split()).lower()
