@@ -92,12 +92,14 @@ class Analyzer:
         """Features from an already normalised and tokenised text."""
         features = list(words)
         for n in range(2, self.word_ngrams + 1):
-            features.extend(map(" ".join, zip(*(words[i:] for i in range(n)))))
+            features.extend(map(" ".join, zip(*(words[i:] for i in range(n)), strict=False)))
         if self.char_ngrams:
             compact = NON_WORD.sub("", normal)
             low, high = self.char_ngrams
             for n in range(low, high + 1):
-                features.extend(map("#".__add__, map("".join, zip(*(compact[i:] for i in range(n))))))
+                features.extend(
+                    map("#".__add__, map("".join, zip(*(compact[i:] for i in range(n)), strict=False)))
+                )
         if target:
             # Conjoin the target with each word so that one model learns target-specific cues.
             mark = "@" + "".join(target.split()).lower()
