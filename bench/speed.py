@@ -42,7 +42,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +73,7 @@ TARGET_WORKER_MB = 200.0
 TARGET_READY_S = 3.0
 TARGET_TRAIN_S = 60.0
 TARGET_TNEWS_S = 180.0
+TRAIN_LIMIT_FACTOR = 5  # a training run is stopped at 5 × its target: a miss either way
 
 
 # --------------------------------------------------------------------------- reporting
@@ -369,14 +370,23 @@ class Server:
         raise RuntimeError(f"{self.name} not ready after {limit:g} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL to the session this benchmark created for it."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        """SIGTERM and a graceful wait, then whatever is left of its process group."""
+        end_group(self.process, grace=30)
+
+
+def end_group(process: subprocess.Popen, grace: float = 10) -> None:
+    """Stop a process started with ``start_new_session=True`` and every member of its group.
+
+    SIGTERM to the process, up to ``grace`` seconds to exit, then SIGKILL to the group whose
+    id is its pid (orphans such as joblib workers stay in that group).
+    """
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 @contextmanager
@@ -772,6 +782,7 @@ def ensure_peer_venv(venv: Path, report: Report) -> Path:
         [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
         [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", *wanted],
     ]
+    report.commands.append(f"# once, to build the MLServer venv (skipped while {marker} matches):")
     for command in commands:
         report.command(command)
     if marker.is_file() and marker.read_text() == " ".join(wanted) and (venv / "bin/mlserver").exists():
@@ -928,14 +939,18 @@ def bench_training(folder: Path, report: Report) -> None:
         report.command(command)
         progress(f"training: {name}")
         started = time.monotonic()
+        limit = TRAIN_LIMIT_FACTOR * target
         with open(folder / f"train-{name.split()[0].lower()}.log", "w") as log:
+            # Its own session: on time-out the whole group goes, joblib's workers included.
+            process = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             try:
-                done = subprocess.run(
-                    command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=1800, check=False
-                )
-                code: int | str = done.returncode
+                code: int | str = process.wait(timeout=limit)
             except subprocess.TimeoutExpired:
-                code = "timeout (1800 s)"
+                code = f"stopped after {limit:g} s"
+            finally:
+                end_group(process)
         wall = time.monotonic() - started
         recorded = None
         if code == 0:
