@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ import skops.io as sio
 from model_training.model import MultiHeadModel, TargetedModel
 from model_training.text import tokenizer_info
 
+LOG = logging.getLogger("model_training.artifact")
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 # The only types an artifact may contain. skops refuses to build anything else, so a
@@ -117,8 +119,11 @@ def _model(content: dict) -> MultiHeadModel | TargetedModel:
 
 def save_artifact(
     model: MultiHeadModel | TargetedModel, metadata: dict, directory: str | Path, *, joblib_copy: bool = False
-) -> Path:
-    """Write the artifact into a temporary sibling folder, then rename it into place."""
+) -> dict:
+    """Write the artifact into a temporary sibling folder, then rename it into place.
+
+    Returns the metadata as written (with the checksums of the files and the versions).
+    """
     target = Path(directory).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -128,6 +133,10 @@ def save_artifact(
         if joblib_copy:
             import joblib
 
+            LOG.warning(
+                "also writing model.joblib: loading a joblib file can run arbitrary code, "
+                "load it only from sources you trust (the service always loads model.skops)"
+            )
             joblib.dump(_content(model), staging / "model.joblib")
             files["model.joblib"] = sha256_file(staging / "model.joblib")
         metadata = {**metadata, "files": files, "versions": library_versions()}
@@ -143,7 +152,7 @@ def save_artifact(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return target
+    return metadata
 
 
 def read_metadata(directory: str | Path) -> dict:

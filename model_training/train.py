@@ -309,8 +309,7 @@ def train(
         "training_seconds": None,
     }
     metadata["training_seconds"] = round(time.perf_counter() - started, 1)
-    save_artifact(model, metadata, artifact, joblib_copy=joblib_copy)
-    return metadata
+    return save_artifact(model, metadata, artifact, joblib_copy=joblib_copy)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

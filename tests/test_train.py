@@ -139,3 +139,10 @@ def test_the_service_needs_and_uses_the_target(target_artifact):
     assert response.status_code == 422 and "target" in response.get_json()["errors"]["json"]
     body = client.post("/classify", json={"text": "支持开放二胎", "target": "开放二胎"}).get_json()
     assert body["results"][0]["predictions"]["stance"]["label"] == "FAVOR"
+
+
+def test_joblib_export_is_opt_in_and_checksummed(tmp_path, tiny_data, caplog):
+    metadata = train(tiny_data, tmp_path / "a", grid=TINY_GRID, folds=3, joblib_copy=True)
+    assert set(metadata["files"]) == {"model.skops", "model.joblib"}
+    assert "only from sources you trust" in caplog.text
+    load_artifact(tmp_path / "a")  # both checksums verified; the service still loads skops
