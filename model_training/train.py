@@ -26,7 +26,13 @@ from sklearn.model_selection import StratifiedKFold
 from model_training.artifact import save_artifact
 from model_training.data import DataError, Dataset, load_dataset
 from model_training.metrics import classification_scores
-from model_training.model import MultiHeadModel, TargetedModel, make_classifier, make_vectorizer
+from model_training.model import (
+    MultiHeadModel,
+    TargetedModel,
+    fit_classifier,
+    make_classifier,
+    make_vectorizer,
+)
 from model_training.text import Analyzer, normalize, tokenize, tokenizer_info
 
 LOG = logging.getLogger("model_training.train")
@@ -87,7 +93,7 @@ def _fit_fold(
         y = np.asarray(values)
         ordered = sorted(set(values))
         for c in grid.c_values:
-            clf = make_classifier(c, grid.class_weight, grid.solver).fit(x_train, y[train_idx])
+            clf = fit_classifier(make_classifier(c, grid.class_weight, grid.solver), x_train, y[train_idx])
             probs = np.zeros((len(test_idx), len(ordered)))
             probs[:, [ordered.index(label) for label in clf.classes_]] = clf.predict_proba(x_test)
             result[(head, c)] = probs
@@ -157,7 +163,9 @@ def fit(data: Dataset, analyzer: Analyzer, c_per_head: dict[str, float], grid: G
     vectorizer = make_vectorizer(analyzer)
     matrix = vectorizer.fit_transform(documents(data))
     heads = {
-        head: make_classifier(c_per_head[head], grid.class_weight, grid.solver).fit(matrix, data.labels[head])
+        head: fit_classifier(
+            make_classifier(c_per_head[head], grid.class_weight, grid.solver), matrix, data.labels[head]
+        )
         for head in data.heads
     }
     return MultiHeadModel(vectorizer=vectorizer, heads=heads)
