@@ -21,6 +21,11 @@ Then the targets of issue 5 with a pass/miss column, and every command line used
 The figures are wall-clock on a shared 2-core machine: the load generator runs on the
 same cores as the servers, and other work may be running, so treat them as noisy.
 Needs Debian's ``wrk`` (``apt-get install -y wrk``) for sections 3-5.
+
+Options: ``--duration S`` (each wrk run, default 10) and ``--warmup S`` (2), ``--budget S``
+(each in-process loop, 8), ``--artifact DIR``, ``--peer-venv DIR``, and ``--skip-inprocess``,
+``--skip-http``, ``--skip-peer``, ``--skip-training`` to run parts alone. WEB_CONCURRENCY and
+THREADS pass through to gunicorn, so other worker settings can be compared with the same load.
 """
 
 from __future__ import annotations
@@ -391,9 +396,15 @@ def end_group(process: subprocess.Popen, grace: float = 10) -> None:
 
 @contextmanager
 def serving(
-    name: str, argv: list[str], env: dict[str, str], folder: Path, report: Report, cwd: Path = ROOT
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    folder: Path,
+    report: Report,
+    port: int,
+    cwd: Path = ROOT,
 ) -> Iterator[Server]:
-    """Start ``argv`` with ``env`` added to the environment; stop it on the way out."""
+    """Start ``argv`` (listening on ``port``) with ``env`` added to the environment; stop it after."""
     report.command(argv, env, cwd)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{name}.stdout", "w") as out, open(folder / f"{name}.stderr", "w") as err:
@@ -401,7 +412,7 @@ def serving(
         process = subprocess.Popen(
             argv, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=err, start_new_session=True
         )
-    server = Server(name, process, int(env.get("PORT", "0")), folder, started)
+    server = Server(name, process, port, folder, started)
     try:
         yield server
     finally:
@@ -654,7 +665,7 @@ def bench_http(setup: HttpSetup, sample: str, report: Report) -> tuple[dict, dic
     # Classify: the production command, as the Dockerfile's CMD and `make serve` run it.
     port = free_port()
     env = gunicorn_env(setup, port, setup.folder / "metrics-classify")
-    with serving("classify", gunicorn_argv(), env, setup.folder, report) as server:
+    with serving("classify", gunicorn_argv(), env, setup.folder, report, port) as server:
         ready = [server.wait_ready("/readyz")]
         memory_ready = gunicorn_memory(server, setup.workers)
         status, body = http(server.url("/classify"), {"text": sample})
@@ -669,13 +680,14 @@ def bench_http(setup: HttpSetup, sample: str, report: Report) -> tuple[dict, dic
     for attempt in range(2):
         port = free_port()
         env = gunicorn_env(setup, port, setup.folder / f"metrics-ready-{attempt}")
-        with serving(f"ready-{attempt}", gunicorn_argv(), env, setup.folder, report) as server:
+        with serving(f"ready-{attempt}", gunicorn_argv(), env, setup.folder, report, port) as server:
             ready.append(server.wait_ready("/readyz"))
 
     # Ceiling: same settings, the application replaced by a positional argument.
     port = free_port()
     env = gunicorn_env(setup, port, setup.folder / "metrics-ceiling")
-    with serving("ceiling", gunicorn_argv("bench.ceiling_app:create_app()"), env, setup.folder, report) as s:
+    ceiling_argv = gunicorn_argv("bench.ceiling_app:create_app()")
+    with serving("ceiling", ceiling_argv, env, setup.folder, report, port) as s:
         s.wait_ready("/readyz")
         ceiling = load_matrix(s, setup, report)
 
@@ -868,8 +880,7 @@ def bench_peer(
     lua = write_lua(setup.folder / "peer.lua", [peer_body(text) for text in single_texts])
     path = f"/v2/models/{PEER_MODEL}/infer"
     argv = [str(venv / "bin/mlserver"), "start", str(folder)]
-    env = {"PORT": str(ports["http"])}  # only for the Server's url(); MLServer reads settings.json
-    with serving("mlserver", argv, env, setup.folder, report, cwd=folder) as server:
+    with serving("mlserver", argv, {}, setup.folder, report, ports["http"], cwd=folder) as server:
         ready = server.wait_ready(f"/v2/models/{PEER_MODEL}/ready", limit=180)
         status, body = http(server.url(path), peer_body(single_texts[0]))
         answer = json.loads(body)
