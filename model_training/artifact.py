@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import skops.io as sio
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from model_training.model import MultiHeadModel, TargetedModel
 from model_training.text import tokenizer_info
@@ -226,15 +227,13 @@ def load_artifact(directory: str | Path) -> tuple[MultiHeadModel | TargetedModel
     metadata = verify_artifact(directory)
     path = directory / MODEL_FILE
     try:
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
-        if untrusted:
-            raise ArtifactError(f"artifact check 'trusted types' failed: {path} holds {', '.join(untrusted)}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # skops refuses, before building anything, a file holding a type not in the list.
             content = sio.load(path, trusted=TRUSTED_TYPES)
         model = _model(content)
-    except ArtifactError:
-        raise
+    except UntrustedTypesFoundException as exc:
+        raise ArtifactError(f"artifact check 'trusted types' failed: {path}: {exc}") from None
     except Exception as exc:  # a damaged file can fail anywhere inside skops or numpy
         raise ArtifactError(f"artifact check 'load' failed: {path}: {exc}") from None
     return model, metadata

@@ -6,6 +6,7 @@ default 30). The app is preloaded so that workers share the model's pages with t
 master; SIGHUP reloads the artifact from MODEL_DIR and replaces the workers gracefully.
 """
 
+import gc
 import os
 import shutil
 import tempfile
@@ -29,15 +30,22 @@ wsgi_app = "service:create_app()"
 # Heartbeat files of the workers; /dev/shm or a tmpfs keeps a read-only root file system working.
 worker_tmp_dir = os.environ.get("WORKER_TMP_DIR") or None
 
-# Prometheus multiprocess mode: each worker writes its samples into this folder.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="classifier-metrics-")
+# Prometheus multiprocess mode: each worker writes its samples into this folder. It is
+# emptied here, when this file is first read — before the app is preloaded, so the model's
+# gauge written by the master survives — and not again when SIGHUP re-reads this file.
+if not os.environ.get("CLASSIFIER_METRICS_PREPARED"):
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="classifier-metrics-")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    os.environ["CLASSIFIER_METRICS_PREPARED"] = "1"
 
 
 def on_starting(server):
-    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
+    # The preloaded app's objects never change: keep the collector away from them, so
+    # that workers do not copy those pages by touching reference counts in GC passes.
+    gc.collect()
+    gc.freeze()
 
 
 def on_reload(server):

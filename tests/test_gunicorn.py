@@ -58,6 +58,13 @@ def test_metrics_add_up_across_workers(server):
     assert {total() - before for _ in range(4)} == {24.0}
 
 
+def test_metrics_name_the_model(server):
+    with urllib.request.urlopen(f"http://127.0.0.1:{server}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    # Written by the master while preloading: it must survive the metrics folder's cleaning.
+    assert re.search(r'^classifier_model_info\{.*name="tiny".*version="test-1".*\} 1\.0$', text, re.MULTILINE)
+
+
 def test_request_ids_are_echoed(server):
     req = urllib.request.Request(f"http://127.0.0.1:{server}/healthz", headers={"X-Request-ID": "trace-42"})
     with urllib.request.urlopen(req, timeout=10) as response:
