@@ -49,7 +49,10 @@ DEFAULT_NAME = "zh-news-stance"
 class Grid:
     """The candidates compared by cross-validation."""
 
-    analyzers: list[Analyzer] = field(default_factory=lambda: [Analyzer(2, None), Analyzer(2, (1, 2))])
+    # Word 1-2-grams alone lost to words plus character 1-2-grams in every cross-validation
+    # on the corpus (mean macro-F1 0.826 against 0.844 on 7,490 paragraphs), at the same
+    # cost again: the default grid keeps the winner and searches C.
+    analyzers: list[Analyzer] = field(default_factory=lambda: [Analyzer(2, (1, 2))])
     c_values: list[float] = field(default_factory=lambda: [16.0, 64.0, 256.0])
     class_weight: str | None = "balanced"
     solver: str = "newton-cg"
