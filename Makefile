@@ -11,7 +11,7 @@ CORPUS := $(shell find model_training/corpus -name '*.jsonl' 2>/dev/null)
 SOURCES := $(wildcard model_training/*.py)
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve train test evaluate corpus-report lint benchmark benchmark-accuracy clean
+.PHONY: help install serve train test evaluate corpus-report lint benchmark benchmark-accuracy soak clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ benchmark: $(BIN)/.installed artifacts/default/metadata.json ## Speed benchmarks
 
 benchmark-accuracy: $(BIN)/.installed ## Public benchmarks through make train (tables)
 	$(BIN)/python bench/accuracy.py
+
+soak: $(BIN)/.installed artifacts/default/metadata.json ## 100,000 mixed requests at 32 connections (not in CI)
+	$(BIN)/python bench/soak.py --requests 100000 --connections 32
 
 clean: ## Remove artifacts and reports (keeps .venv)
 	rm -rf artifacts/default reports
