@@ -7,6 +7,7 @@ import os
 import sys
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from model_training.artifact import ArtifactError
 
@@ -39,6 +40,22 @@ ENVIRONMENT = {
 }
 
 
+class JSONProvider(DefaultJSONProvider):
+    """UTF-8 JSON, keys in order; \\u escapes when a lone surrogate (echoed from a bad
+    request in an error message) could not be encoded."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def dumps(self, obj, **kwargs) -> str:
+        text = super().dumps(obj, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = super().dumps(obj, **{**kwargs, "ensure_ascii": True})
+        return text
+
+
 def _from_environment() -> dict:
     config = {}
     for name, kind in ENVIRONMENT.items():
@@ -59,11 +76,10 @@ def create_app(config: dict | None = None) -> Flask:
     from service.views import blp
 
     app = Flask(__name__)
+    app.json = JSONProvider(app)
     app.config.from_mapping(DEFAULTS)
     app.config.update(_from_environment())
     app.config.update(config or {})
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
     configure_logging(app.config["LOG_LEVEL"])
 
     try:

@@ -34,6 +34,8 @@ CASES = [
     ("xml", b"<text>abc</text>", "application/xml", {}, 415),
     ("lone-surrogate", b'{"text": "\\ud800\\u4e2d\\u6587"}', JSON, {}, 422),
     ("reversed-surrogates", b'{"text": "\\udc00\\ud800"}', JSON, {}, 422),
+    ("surrogate-in-heads", b'{"text": "\\u4e2d\\u6587", "heads": ["\\ud800"]}', JSON, {}, 422),
+    ("surrogate-as-key", b'{"text": "\\u4e2d\\u6587", "\\udfff": 1}', JSON, {}, 422),
     ("nul-character", body({"text": "中文\u0000内容"}), JSON, {}, 422),
     ("bell-and-escape", body({"text": "中文\u0007\u001b[31m"}), JSON, {}, 422),
     ("c1-control", body({"text": "中文\u0085内容"}), JSON, {}, 422),
