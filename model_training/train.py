@@ -84,6 +84,16 @@ def _identity(features: list[str]) -> list[str]:
     return features
 
 
+def oof_scores(gold: list[str], probabilities: np.ndarray) -> dict:
+    """Scores of out-of-fold probabilities whose columns are the sorted labels of ``gold``."""
+    labels = sorted(set(gold))
+    return classification_scores(gold, [labels[i] for i in probabilities.argmax(axis=1)], labels)
+
+
+def mean_macro_f1(scores: dict[str, dict]) -> float:
+    return float(np.mean([s["macro_f1"] for s in scores.values()]))
+
+
 def _fit_fold(
     features: list[list[str]], labels: dict[str, list[str]], train_idx, test_idx, grid: Grid
 ) -> dict[tuple[str, float], np.ndarray]:
@@ -142,18 +152,11 @@ def cross_validate(
                 oof[key][test_idx] = probs
         chosen_c, scores, chosen_oof = {}, {}, {}
         for head in data.heads:
-            y = data.labels[head]
-            labels = sorted(set(y))
-            candidates = []
-            for c in grid.c_values:
-                predicted = [labels[i] for i in oof[(head, c)].argmax(axis=1)]
-                candidates.append((classification_scores(y, predicted, labels)["macro_f1"], c))
-            _, c = max(candidates, key=lambda pair: (pair[0], -pair[1]))
-            chosen_c[head] = c
-            predicted = [labels[i] for i in oof[(head, c)].argmax(axis=1)]
-            scores[head] = classification_scores(y, predicted, labels)
-            chosen_oof[head] = oof[(head, c)]
-        mean = float(np.mean([scores[h]["macro_f1"] for h in data.heads]))
+            scored = {c: oof_scores(data.labels[head], oof[(head, c)]) for c in grid.c_values}
+            # Best macro-F1; on a tie, the smaller C (the stronger regularisation).
+            c = max(grid.c_values, key=lambda value: (scored[value]["macro_f1"], -value))
+            chosen_c[head], scores[head], chosen_oof[head] = c, scored[c], oof[(head, c)]
+        mean = mean_macro_f1(scores)
         LOG.info("%r: mean macro-F1 %.4f, C %s", analyzer, mean, chosen_c)
         if best is None or mean > best[0]:
             best = (mean, analyzer, chosen_c, scores, chosen_oof)
@@ -194,33 +197,25 @@ def target_groups(data: Dataset) -> dict[str, list[int]]:
 
 def cross_validate_per_target(
     data: Dataset, grid: Grid, folds: int, fallback_oof: dict[str, np.ndarray]
-) -> tuple[dict[str, tuple[Analyzer, dict[str, float]]], dict[str, dict], dict[str, np.ndarray]]:
+) -> tuple[dict[str, tuple[Dataset, Analyzer, dict[str, float]]], dict[str, dict], dict[str, np.ndarray]]:
     """Cross-validate one model per target; rows of other targets keep the fallback's predictions.
 
-    Returns each target's chosen analyzer and C, the scores of the combined out-of-fold
-    predictions, and those predictions.
+    Returns each target's rows (as a data set), chosen analyzer and C, the scores of the
+    combined out-of-fold predictions, and those predictions.
     """
     oof = {head: probs.copy() for head, probs in fallback_oof.items()}
     chosen = {}
     for target, indices in target_groups(data).items():
         subset = data.subset(indices, targets=False)
         analyzer, c_per_head, _, sub_oof = cross_validate(subset, grid, folds)
-        chosen[target] = (analyzer, c_per_head)
+        chosen[target] = (subset, analyzer, c_per_head)
         for head in data.heads:
             labels = sorted(set(data.labels[head]))
             columns = [labels.index(label) for label in sorted(set(subset.labels[head]))]
             oof[head][indices] = 0.0
             oof[head][np.ix_(indices, columns)] = sub_oof[head]
-    scores = {}
-    for head in data.heads:
-        labels = sorted(set(data.labels[head]))
-        predicted = [labels[i] for i in oof[head].argmax(axis=1)]
-        scores[head] = classification_scores(data.labels[head], predicted, labels)
+    scores = {head: oof_scores(data.labels[head], oof[head]) for head in data.heads}
     return chosen, scores, oof
-
-
-def mean_macro_f1(scores: dict[str, dict]) -> float:
-    return float(np.mean([s["macro_f1"] for s in scores.values()]))
 
 
 def git_commit() -> str | None:
@@ -270,10 +265,8 @@ def train(
         model = TargetedModel(
             fallback=model,
             per_target={
-                target: fit(
-                    data.subset(target_groups(data)[target], targets=False), sub_analyzer, sub_c, grid
-                )
-                for target, (sub_analyzer, sub_c) in per_target.items()
+                target: fit(subset, sub_analyzer, sub_c, grid)
+                for target, (subset, sub_analyzer, sub_c) in per_target.items()
             },
         )
     created = datetime.now(UTC)
@@ -308,7 +301,7 @@ def train(
             "features": len(model.vectorizer.vocabulary_),
             "grid": grid.describe(),
             "per_target": (
-                {t: {"analyzer": repr(a), "C": c} for t, (a, c) in per_target.items()}
+                {t: {"analyzer": repr(a), "C": c} for t, (_, a, c) in per_target.items()}
                 if isinstance(model, TargetedModel)
                 else None
             ),
