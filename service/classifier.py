@@ -57,16 +57,19 @@ class Classifier:
             docs = list(paragraphs)
         heads = list(heads or self.heads)
         probabilities = self.model.predict_proba(docs, heads)
-        labels = {head: self.model.labels(head) for head in heads}
+        # Per head: labels, top label per paragraph, and rounded scores as Python floats, all
+        # computed on whole matrices; the loop below only assembles dictionaries.
+        columns = {}
+        for head in heads:
+            labels = self.model.labels(head)
+            matrix = probabilities[head]
+            top = [labels[i] for i in matrix.argmax(axis=1).tolist()]
+            columns[head] = (labels, top, np.round(matrix.astype(np.float64), 4).tolist())
         results = []
         for index, text in enumerate(paragraphs):
             predictions = {}
-            for head in heads:
-                row = probabilities[head][index]
-                predictions[head] = {
-                    "label": labels[head][int(row.argmax())],
-                    "scores": {label: round(float(p), 4) for label, p in zip(labels[head], row, strict=True)},
-                }
+            for head, (labels, top, scores) in columns.items():
+                predictions[head] = {"label": top[index], "scores": dict(zip(labels, scores[index], strict=True))}
             results.append({"index": index, "characters": len(text), "predictions": predictions})
         return results, probabilities
 

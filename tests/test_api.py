@@ -78,6 +78,25 @@ def test_the_example_article_gets_one_result_per_paragraph(client):
     assert all(set(r["predictions"]) == HEADS for r in body["results"])
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"text": SIMPLIFIED},
+        {"paragraphs": [TRADITIONAL, MIXED], "heads": ["topic"]},
+        {"article": f"{TRADITIONAL}\n\n{SIMPLIFIED}"},
+    ],
+    ids=["text", "paragraphs", "article"],
+)
+def test_responses_follow_the_documented_schema(client, body):
+    # The view serialises its own dictionary (no marshmallow dump on the hot path), so the
+    # documented schema is checked here: nothing missing, nothing undocumented.
+    from service.schemas import ClassifyResponse
+
+    response = post(client, body)
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert ClassifyResponse().validate(response.get_json()) == {}
+
+
 def test_heads_can_be_chosen(client):
     body = post(client, {"text": SIMPLIFIED, "heads": ["topic"]}).get_json()
     assert set(body["results"][0]["predictions"]) == {"topic"}

@@ -60,15 +60,25 @@ def test_both_scripts_get_the_same_probabilities(tiny_artifact):
 
 def test_fast_vectorize_equals_scikit_learn(tiny_artifact, corpus_rows):
     model, _ = load_artifact(tiny_artifact)
-    texts = [row["text"] for row in corpus_rows[1:400:7]] + ["", "！！"]
-    np.testing.assert_allclose(
-        model.vectorize(texts).toarray(), model.vectorizer.transform(texts).toarray(), atol=1e-6
-    )
+    texts = [row["text"] for row in corpus_rows[1:2000:7]] + [
+        "",
+        "！！",
+        "𠀀𠀁 emoji 😀 and CJK extension B, F-35 3.5% iPhone",
+        "中國",
+        "中",
+    ]
     matrix = model.vectorizer.transform(texts)
+    np.testing.assert_allclose(model.vectorize(texts).toarray(), matrix.toarray(), atol=1e-6)
+    together = model.predict_proba(texts)
     for head, clf in model.heads.items():
-        np.testing.assert_allclose(
-            model.proba(model.vectorize(texts), head), clf.predict_proba(matrix), atol=1e-5
-        )
+        expected = clf.predict_proba(matrix)
+        np.testing.assert_allclose(model.proba(model.vectorize(texts), head), expected, atol=1e-5)
+        np.testing.assert_allclose(together[head], expected, atol=1e-5)
+    # A batch is the sum of its parts: n-grams never straddle two documents.
+    for index in (0, 1, len(texts) - 3, len(texts) - 1):
+        alone = model.predict_proba([texts[index]])
+        for head in model.heads:
+            np.testing.assert_allclose(alone[head][0], together[head][index], atol=1e-6)
 
 
 def test_a_failed_run_leaves_the_previous_artifact_whole(tmp_path, tiny_data, monkeypatch):
