@@ -108,7 +108,9 @@ class FeatureIndex:
         for tokens in token_lists:
             stream.extend(tokens)
             stream.append(None)  # the document boundary
-        ids = np.fromiter(map(self.word_ids.get, stream, repeat(self.sentinel)), dtype=np.int64, count=len(stream))
+        ids = np.fromiter(
+            map(self.word_ids.get, stream, repeat(self.sentinel)), dtype=np.int64, count=len(stream)
+        )
         rows = np.repeat(np.arange(len(token_lists)), [len(tokens) + 1 for tokens in token_lists])
         columns, column_rows, codes, code_rows = [self.word_column[ids]], [rows], [], []
         code = ids = ids.astype(np.uint64)
@@ -180,7 +182,9 @@ def count_distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values[starts], np.diff(starts, append=len(values))
 
 
-def sparse_dot(bounds: np.ndarray, columns: np.ndarray, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def sparse_dot(
+    bounds: np.ndarray, columns: np.ndarray, values: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
     """``rows @ weights`` for rows given as ``FeatureIndex.lookup`` entries, without scipy.
 
     One gather of the weight rows, then a segmented sum per document: for a handful of rows

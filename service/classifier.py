@@ -69,7 +69,10 @@ class Classifier:
         for index, text in enumerate(paragraphs):
             predictions = {}
             for head, (labels, top, scores) in columns.items():
-                predictions[head] = {"label": top[index], "scores": dict(zip(labels, scores[index], strict=True))}
+                predictions[head] = {
+                    "label": top[index],
+                    "scores": dict(zip(labels, scores[index], strict=True)),
+                }
             results.append({"index": index, "characters": len(text), "predictions": predictions})
         return results, probabilities
 
