@@ -33,7 +33,7 @@ def classifier() -> Classifier:
 
 @blp.route("/classify")
 class Classify(MethodView):
-    @blp.arguments(ClassifyRequest)
+    @blp.arguments(ClassifyRequest())  # an instance: no schema built per request
     @blp.response(200, ClassifyResponse)
     @blp.alt_response(400, schema=ErrorResponse, description="The body is empty or not valid JSON.")
     @blp.alt_response(413, schema=ErrorResponse, description="The body is over the size limit (2 MiB).")
