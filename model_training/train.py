@@ -21,12 +21,16 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import normalize as l2_normalize
 
 from model_training.artifact import save_artifact
 from model_training.data import DataError, Dataset, load_dataset
 from model_training.metrics import classification_scores
 from model_training.model import (
+    MIN_DF,
     MultiHeadModel,
     TargetedModel,
     fit_classifier,
@@ -94,22 +98,45 @@ def mean_macro_f1(scores: dict[str, dict]) -> float:
     return float(np.mean([s["macro_f1"] for s in scores.values()]))
 
 
+def count_matrix(features: list[list[str]]) -> sparse.csr_matrix:
+    """Term counts of every document over every feature, columns in sorted feature order."""
+    return CountVectorizer(analyzer=_identity, lowercase=False, dtype=np.int32).fit_transform(features)
+
+
+def fold_tfidf(counts: sparse.csr_matrix, train_idx, test_idx) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """The TF-IDF rows a vectoriser fitted on ``train_idx`` gives to the train and test rows.
+
+    Equal to ``make_vectorizer`` fitted on the training rows' features (min_df, smooth idf,
+    sublinear tf, l2; the same sorted columns; tested), but computed from the counts of the
+    whole data set, which are built once instead of once per fold.
+    """
+    train = counts[train_idx]
+    df = np.bincount(train.indices, minlength=counts.shape[1])
+    keep = np.flatnonzero(df >= MIN_DF)
+    idf = (np.log((1 + len(train_idx)) / (1 + df[keep])) + 1).astype(np.float32)
+
+    def tfidf(rows: sparse.csr_matrix) -> sparse.csr_matrix:
+        matrix = rows[:, keep].astype(np.float32)
+        matrix.data = np.log(matrix.data) + np.float32(1)
+        matrix = matrix.multiply(idf[None, :]).tocsr()
+        return l2_normalize(matrix, norm="l2", copy=False)
+
+    return tfidf(train), tfidf(counts[test_idx])
+
+
 def _fit_fold(
-    features: list[list[str]], labels: dict[str, list[str]], train_idx, test_idx, grid: Grid
+    counts: sparse.csr_matrix, head: str, values: list[str], train_idx, test_idx, grid: Grid
 ) -> dict[tuple[str, float], np.ndarray]:
-    """Out-of-fold probabilities of one fold for every head and C (columns in sorted label order)."""
-    vectorizer = make_vectorizer(_identity)
-    x_train = vectorizer.fit_transform([features[i] for i in train_idx])
-    x_test = vectorizer.transform([features[i] for i in test_idx])
+    """Out-of-fold probabilities of one head on one fold for every C (sorted label columns)."""
+    x_train, x_test = fold_tfidf(counts, train_idx, test_idx)
+    y = np.asarray(values)
+    ordered = sorted(set(values))
     result = {}
-    for head, values in labels.items():
-        y = np.asarray(values)
-        ordered = sorted(set(values))
-        for c in grid.c_values:
-            clf = fit_classifier(make_classifier(c, grid.class_weight, grid.solver), x_train, y[train_idx])
-            probs = np.zeros((len(test_idx), len(ordered)))
-            probs[:, [ordered.index(label) for label in clf.classes_]] = clf.predict_proba(x_test)
-            result[(head, c)] = probs
+    for c in grid.c_values:
+        clf = fit_classifier(make_classifier(c, grid.class_weight, grid.solver), x_train, y[train_idx])
+        probs = np.zeros((len(test_idx), len(ordered)))
+        probs[:, [ordered.index(label) for label in clf.classes_]] = clf.predict_proba(x_test)
+        result[(head, c)] = probs
     return result
 
 
@@ -136,18 +163,20 @@ def cross_validate(
     splits = list(splitter.split(np.zeros(len(docs)), strata))
     best = None
     for analyzer in grid.analyzers:
-        features = [analyzer.features(*item) for item in prepared]
+        counts = count_matrix([analyzer.features(*item) for item in prepared])
         oof = {
             (head, c): np.zeros((len(docs), len(set(data.labels[head]))))
             for head in data.heads
             for c in grid.c_values
         }
-        # Folds are independent: fit them in parallel, one process per core.
+        # Every (fold, head) is independent: spread them over the cores (five folds alone
+        # would leave one core idle while the last fold runs).
+        tasks = [(split, head) for split in splits for head in data.heads]
         fold_results = Parallel(n_jobs=jobs)(
-            delayed(_fit_fold)(features, data.labels, train_idx, test_idx, grid)
-            for train_idx, test_idx in splits
+            delayed(_fit_fold)(counts, head, data.labels[head], train_idx, test_idx, grid)
+            for (train_idx, test_idx), head in tasks
         )
-        for (_, test_idx), result in zip(splits, fold_results, strict=True):
+        for ((_, test_idx), _), result in zip(tasks, fold_results, strict=True):
             for key, probs in result.items():
                 oof[key][test_idx] = probs
         chosen_c, scores, chosen_oof = {}, {}, {}
@@ -168,13 +197,13 @@ def fit(data: Dataset, analyzer: Analyzer, c_per_head: dict[str, float], grid: G
     """Fit the vectoriser and every head on all of ``data``."""
     vectorizer = make_vectorizer(analyzer)
     matrix = vectorizer.fit_transform(documents(data))
-    heads = {
-        head: fit_classifier(
+    fitted = Parallel(n_jobs=min(JOBS, len(data.heads)))(
+        delayed(fit_classifier)(
             make_classifier(c_per_head[head], grid.class_weight, grid.solver), matrix, data.labels[head]
         )
         for head in data.heads
-    }
-    return MultiHeadModel(vectorizer=vectorizer, heads=heads)
+    )
+    return MultiHeadModel(vectorizer=vectorizer, heads=dict(zip(data.heads, fitted, strict=True)))
 
 
 MIN_TARGET_ROWS_PER_LABEL = 2  # below this a target has no per-target model of its own

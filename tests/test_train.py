@@ -58,6 +58,25 @@ def test_both_scripts_get_the_same_probabilities(tiny_artifact):
         np.testing.assert_allclose(original[head], other[head], atol=1e-6)
 
 
+def test_fold_tfidf_equals_a_vectorizer_fitted_on_the_fold(corpus_rows):
+    from model_training.model import make_vectorizer
+    from model_training.text import Analyzer
+    from model_training.train import count_matrix, fold_tfidf
+
+    texts = [row["text"] for row in corpus_rows[:600]]
+    analyzer = Analyzer(2, (1, 2))
+    counts = count_matrix([analyzer(text) for text in texts])
+    train_idx, test_idx = np.arange(0, 600, 3), np.arange(1, 600, 3)
+    x_train, x_test = fold_tfidf(counts, train_idx, test_idx)
+    vectorizer = make_vectorizer(analyzer)
+    expected = vectorizer.fit_transform([texts[i] for i in train_idx])
+    assert x_train.shape == expected.shape
+    np.testing.assert_allclose(x_train.toarray(), expected.toarray(), atol=1e-6)
+    np.testing.assert_allclose(
+        x_test.toarray(), vectorizer.transform([texts[i] for i in test_idx]).toarray(), atol=1e-6
+    )
+
+
 def test_fast_vectorize_equals_scikit_learn(tiny_artifact, corpus_rows):
     model, _ = load_artifact(tiny_artifact)
     texts = [row["text"] for row in corpus_rows[1:2000:7]] + [
