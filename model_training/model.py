@@ -72,6 +72,7 @@ class MultiHeadModel:
         # All heads' weights side by side in one dense matrix: one gather per request serves
         # every head, with no per-call scikit-learn validation (which dominates the cost of
         # single-paragraph requests).
+        self._labels = {name: [str(label) for label in clf.classes_] for name, clf in self.heads.items()}
         self._slices = {}
         start = 0
         for name, clf in self.heads.items():
@@ -94,7 +95,7 @@ class MultiHeadModel:
             )
 
     def labels(self, head: str) -> list[str]:
-        return [str(label) for label in self.heads[head].classes_]
+        return self._labels[head]
 
     def vectorize(self, texts: Sequence[Doc]) -> sparse.csr_matrix:
         """TF-IDF rows of ``texts``; equal to ``vectorizer.transform`` (tested), but faster.

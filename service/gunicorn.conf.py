@@ -53,6 +53,10 @@ def on_reload(server):
     from service import reload_model
 
     reload_model(server.app.wsgi())
+    # The new model was built after on_starting's freeze: freeze it too before the new
+    # workers are forked, or every worker's collector walks its millions of objects.
+    gc.collect()
+    gc.freeze()
 
 
 def child_exit(server, worker):
