@@ -156,7 +156,7 @@ def bench_inprocess(artifact: Path, texts: list[str], budget: float, report: Rep
 
     classifier = Classifier.load(artifact)
     model = classifier.model
-    index = model._index  # FeatureIndex: the integer n-gram look-up of MultiHeadModel
+    index = model.index  # FeatureIndex: the integer n-gram look-up of the serving model
     classifier.classify(texts[:BATCH])  # warm-up: converters, dictionary, numpy paths
 
     progress("in-process: single paragraphs")

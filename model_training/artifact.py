@@ -1,33 +1,41 @@
 """Artifact folders: written atomically, verified before they are loaded.
 
-An artifact is a folder holding ``model.skops`` (the vectoriser and the heads, persisted
-with skops so that loading cannot run code from the file) and ``metadata.json``
-(provenance, scores, library versions and the SHA-256 of every model file).
+An artifact is a folder holding ``model.skops`` (the fitted vectoriser and heads,
+persisted with skops so that loading cannot run code from the file), ``serving.npz`` (the
+arrays the service classifies with, see ``runtime``) and ``metadata.json`` (provenance,
+scores, library versions and the SHA-256 of every model file).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import os
 import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import skops.io as sio
 from skops.io.exceptions import UntrustedTypesFoundException
 
+from model_training.files import (  # noqa: F401 (re-exported: the artifact API in one place)
+    METADATA_FILE,
+    MODEL_FILE,
+    PINNED,
+    SERVING_FILE,
+    ArtifactError,
+    library_versions,
+    read_metadata,
+    sha256_file,
+    verify_artifact,
+    write_json_atomic,
+)
 from model_training.model import MultiHeadModel, TargetedModel
-from model_training.text import tokenizer_info
+from model_training.runtime import save_serving
 
 LOG = logging.getLogger("model_training.artifact")
-MODEL_FILE = "model.skops"
-METADATA_FILE = "metadata.json"
 # The only types an artifact may contain. skops refuses to build anything else, so a
 # crafted file cannot smuggle in a callable; review this list when the model changes.
 TRUSTED_TYPES = [
@@ -50,52 +58,6 @@ TRUSTED_TYPES = [
     "numpy.ndarray",
     "collections.OrderedDict",
 ]
-
-
-class ArtifactError(RuntimeError):
-    """An artifact is missing, damaged, foreign or untrusted; the message says which check failed."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def library_versions() -> dict[str, str]:
-    """Versions that must match between the training and the serving environment."""
-    from importlib.metadata import version
-
-    info = tokenizer_info()
-    return {
-        "scikit-learn": version("scikit-learn"),
-        "numpy": version("numpy"),
-        "scipy": version("scipy"),
-        "skops": version("skops"),
-        info["tokenizer"]: info["tokenizer_version"],
-        "opencc": info["opencc_version"],
-    }
-
-
-# Versions whose difference makes an artifact foreign: they change features or weights.
-PINNED = ("scikit-learn", "rjieba", "opencc")
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON next to ``path`` and rename it over, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, ensure_ascii=False, indent=2)
-            handle.write("\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _compact(vectorizer):
@@ -157,13 +119,17 @@ def save_artifact(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         sio.dump(_content(model), staging / MODEL_FILE)
-        files = {MODEL_FILE: sha256_file(staging / MODEL_FILE)}
+        save_serving(model.linear, staging / SERVING_FILE)
+        files = {
+            MODEL_FILE: sha256_file(staging / MODEL_FILE),
+            SERVING_FILE: sha256_file(staging / SERVING_FILE),
+        }
         if joblib_copy:
             import joblib
 
             LOG.warning(
                 "also writing model.joblib: loading a joblib file can run arbitrary code, "
-                "load it only from sources you trust (the service always loads model.skops)"
+                "load it only from sources you trust (the service never loads it)"
             )
             joblib.dump(_content(model), staging / "model.joblib")
             files["model.joblib"] = sha256_file(staging / "model.joblib")
@@ -180,44 +146,6 @@ def save_artifact(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return metadata
-
-
-def read_metadata(directory: str | Path) -> dict:
-    path = Path(directory) / METADATA_FILE
-    if not path.is_file():
-        raise ArtifactError(f"artifact check 'present' failed: {path} does not exist")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"artifact check 'metadata' failed: {path} is unreadable ({exc})") from None
-
-
-def verify_artifact(directory: str | Path) -> dict:
-    """Check presence, checksums and versions; return the metadata or raise ``ArtifactError``."""
-    directory = Path(directory)
-    metadata = read_metadata(directory)
-    files = metadata.get("files") or {}
-    if MODEL_FILE not in files:
-        raise ArtifactError(f"artifact check 'metadata' failed: {MODEL_FILE} has no recorded checksum")
-    for name, expected in files.items():
-        path = directory / name
-        if not path.is_file():
-            raise ArtifactError(f"artifact check 'present' failed: {path} does not exist")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise ArtifactError(
-                f"artifact check 'checksum' failed: {path} has SHA-256 {actual[:12]}…, "
-                f"metadata records {expected[:12]}…"
-            )
-    recorded = metadata.get("versions") or {}
-    current = library_versions()
-    for name in PINNED:
-        if recorded.get(name) != current.get(name):
-            raise ArtifactError(
-                f"artifact check 'version' failed: trained with {name} {recorded.get(name)}, "
-                f"this environment has {current.get(name)}"
-            )
     return metadata
 
 

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from itertools import repeat
 
 import numpy as np
-from scipy import sparse
 
 from model_training.text import NON_WORD, normalize, tokenize
 
@@ -166,8 +165,10 @@ class FeatureIndex:
         bounds = np.searchsorted(row_of, np.arange(len(texts) + 1)).astype(np.int32)
         return bounds, cols, values
 
-    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+    def transform(self, texts: Sequence[str]):
         """TF-IDF rows of ``texts`` as a sparse matrix, equal to the vectoriser's."""
+        from scipy import sparse  # not needed to classify: the service never imports it
+
         bounds, cols, values = self.lookup(texts)
         return sparse.csr_matrix((values, cols, bounds), shape=(len(texts), self.n_features))
 

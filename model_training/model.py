@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,12 +12,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from model_training.features import FeatureIndex, sparse_dot
+from model_training.runtime import Doc, LinearModel, TargetedLinear, top_labels
 from model_training.text import Analyzer
-
-# A document: a text, or a (target, text) pair for models of stance toward a target.
-Doc = str | tuple[str, str]
-
 
 # Features seen in a single training paragraph are dropped: they cannot generalise, and
 # they are most of the vocabulary (three quarters on the project corpus), hence of the
@@ -63,109 +58,40 @@ def fit_classifier(classifier: LogisticRegression, matrix, labels) -> LogisticRe
 
 @dataclass
 class MultiHeadModel:
-    """A fitted vectoriser and its heads; ``proba`` returns each head's probabilities."""
+    """A fitted vectoriser and its heads; ``proba`` returns each head's probabilities.
+
+    Classifying goes through ``linear``, the same arrays the service loads from the
+    artifact's ``serving.npz`` (``runtime.LinearModel``), so training-side evaluation and
+    serving compute the same numbers.
+    """
 
     vectorizer: TfidfVectorizer
     heads: dict[str, LogisticRegression]
 
     def __post_init__(self) -> None:
-        # All heads' weights side by side in one dense matrix: one gather per request serves
-        # every head, with no per-call scikit-learn validation (which dominates the cost of
-        # single-paragraph requests).
-        self._labels = {name: [str(label) for label in clf.classes_] for name, clf in self.heads.items()}
-        self._slices = {}
-        start = 0
-        for name, clf in self.heads.items():
-            self._slices[name] = slice(start, start + clf.coef_.shape[0])
-            start += clf.coef_.shape[0]
-        self._weights = np.ascontiguousarray(
-            np.vstack([clf.coef_ for clf in self.heads.values()]).T, dtype=np.float32
-        )
-        self._bias = np.concatenate([clf.intercept_ for clf in self.heads.values()]).astype(np.float32)
-        self.analyzer = self.vectorizer.analyzer
-        self._vocabulary = self.vectorizer.vocabulary_
-        self._idf = self.vectorizer.idf_.astype(np.float32)
-        self._index = None
-        if FeatureIndex.supports(self.analyzer):
-            features = np.empty(len(self._vocabulary), dtype=object)
-            for feature, column in self._vocabulary.items():
-                features[column] = feature
-            self._index = FeatureIndex(
-                features.tolist(), self._idf, self.analyzer.word_ngrams, self.analyzer.char_ngrams
-            )
+        self.linear = LinearModel.from_fitted(self.vectorizer, self.heads)
+        self.analyzer = self.linear.analyzer
 
     def labels(self, head: str) -> list[str]:
-        return self._labels[head]
+        return self.linear.labels(head)
 
     def vectorize(self, texts: Sequence[Doc]) -> sparse.csr_matrix:
-        """TF-IDF rows of ``texts``; equal to ``vectorizer.transform`` (tested), but faster.
-
-        Plain texts go through the integer look-up of ``FeatureIndex``; documents with a
-        target (``(target, text)`` pairs) through the analyzer's feature strings.
-        """
-        if self._index is not None and all(isinstance(text, str) for text in texts):
-            return self._index.transform(texts)
-        indptr = [0]
-        indices: list[int] = []
-        values: list[int] = []
-        vocabulary = self._vocabulary
-        for text in texts:
-            # Counter counts in C; then one dictionary look-up per distinct feature.
-            for feature, count in Counter(self.analyzer(text)).items():
-                index = vocabulary.get(feature)
-                if index is not None:
-                    indices.append(index)
-                    values.append(count)
-            indptr.append(len(indices))
-        cols = np.asarray(indices, dtype=np.int32)
-        bounds = np.asarray(indptr, dtype=np.int32)
-        # sublinear tf, idf, then l2-normalise each row, exactly as TfidfVectorizer does.
-        data = (np.log(np.asarray(values, dtype=np.float32)) + 1.0) * self._idf[cols]
-        lengths = np.diff(bounds)
-        rows = np.repeat(np.arange(len(texts)), lengths)
-        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(texts))).astype(np.float32)
-        norms[norms == 0] = 1.0
-        data /= np.repeat(norms, lengths)
-        return sparse.csr_matrix((data, cols, bounds), shape=(len(texts), len(self._idf)))
+        """TF-IDF rows of ``texts``; equal to ``vectorizer.transform`` (tested), but faster."""
+        return self.linear.vectorize(texts)
 
     def proba(self, matrix: sparse.csr_matrix, head: str) -> np.ndarray:
         """Class probabilities of one head for vectorised rows (columns in ``labels`` order)."""
-        part = self._slices[head]
-        return self._softmax(np.asarray(matrix @ self._weights[:, part]) + self._bias[part])
-
-    @staticmethod
-    def _softmax(scores: np.ndarray) -> np.ndarray:
-        if scores.shape[1] == 1:  # binary logistic regression: sigmoid of one score
-            positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
-            return np.column_stack([1.0 - positive, positive])
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        return scores
+        return self.linear.proba(matrix, head)
 
     def predict_proba(
         self, texts: Sequence[Doc], heads: Sequence[str] | None = None
     ) -> dict[str, np.ndarray]:
         """Vectorise ``texts`` once and return every requested head's probabilities."""
-        heads = heads or list(self.heads)
-        if self._index is not None and all(isinstance(text, str) for text in texts):
-            scores = sparse_dot(*self._index.lookup(texts), self._weights) + self._bias
-            return {head: self._softmax(scores[:, self._slices[head]]) for head in heads}
-        matrix = self.vectorize(texts)
-        return {head: self.proba(matrix, head) for head in heads}
+        return self.linear.predict_proba(texts, heads)
 
     def predict(self, texts: Sequence[Doc], heads: Sequence[str] | None = None) -> dict[str, list[str]]:
         """The top label of every requested head for each text."""
         return top_labels(self, texts, heads)
-
-
-def top_labels(model, texts: Sequence[Doc], heads: Sequence[str] | None) -> dict[str, list[str]]:
-    """The most probable label of every requested head for each text, for either model kind."""
-    result = {}
-    for head, probs in model.predict_proba(texts, heads).items():
-        labels = model.labels(head)
-        result[head] = [labels[i] for i in probs.argmax(axis=1)]
-    return result
 
 
 @dataclass
@@ -180,6 +106,11 @@ class TargetedModel:
     fallback: MultiHeadModel
     per_target: dict[str, MultiHeadModel]
 
+    def __post_init__(self) -> None:
+        self.linear = TargetedLinear(
+            self.fallback.linear, {target: model.linear for target, model in self.per_target.items()}
+        )
+
     @property
     def heads(self) -> dict[str, LogisticRegression]:
         return self.fallback.heads
@@ -193,21 +124,7 @@ class TargetedModel:
 
     def predict_proba(self, docs: Sequence[Doc], heads: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Route each (target, text) pair to its target's model; columns in ``labels`` order."""
-        heads = list(heads or self.heads)
-        result = {head: np.zeros((len(docs), len(self.labels(head))), dtype=np.float32) for head in heads}
-        groups: dict[str | None, list[int]] = {}
-        for index, doc in enumerate(docs):
-            target = doc[0] if isinstance(doc, tuple) else None
-            groups.setdefault(target if target in self.per_target else None, []).append(index)
-        for target, indices in groups.items():
-            if target is None:
-                model, inputs = self.fallback, [docs[i] for i in indices]
-            else:
-                model, inputs = self.per_target[target], [docs[i][1] for i in indices]
-            for head, probs in model.predict_proba(inputs, heads).items():
-                columns = [self.labels(head).index(label) for label in model.labels(head)]
-                result[head][np.ix_(indices, columns)] = probs
-        return result
+        return self.linear.predict_proba(docs, heads)
 
     def predict(self, docs: Sequence[Doc], heads: Sequence[str] | None = None) -> dict[str, list[str]]:
         return top_labels(self, docs, heads)

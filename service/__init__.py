@@ -9,7 +9,7 @@ import sys
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from model_training.artifact import ArtifactError
+from model_training.files import ArtifactError
 
 LOG = logging.getLogger("service")
 

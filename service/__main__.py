@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from model_training.artifact import ArtifactError
 from model_training.data import DataError, read_jsonl
+from model_training.files import ArtifactError
 
 BATCH = 256
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_training.artifact import load_artifact
-from model_training.model import MultiHeadModel
+from model_training.runtime import LinearModel, TargetedLinear, load_serving
 
 STANCE = "stance"
 
@@ -18,13 +17,13 @@ STANCE = "stance"
 class Classifier:
     """A verified artifact in memory; ``classify`` answers one request."""
 
-    model: MultiHeadModel
+    model: LinearModel | TargetedLinear
     metadata: dict
     directory: str
 
     @classmethod
     def load(cls, directory: str | Path) -> Classifier:
-        model, metadata = load_artifact(directory)
+        model, metadata = load_serving(directory)
         return cls(model=model, metadata=metadata, directory=str(directory))
 
     @property

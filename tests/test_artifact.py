@@ -55,6 +55,41 @@ def test_a_damaged_artifact_is_refused_naming_the_check(copy, damage, check):
         load_artifact(copy)
 
 
+@pytest.mark.parametrize(
+    ("damage", "check"),
+    [
+        (lambda d: (d / "serving.npz").unlink(), "'present'"),
+        (lambda d: (d / "serving.npz").write_bytes((d / "serving.npz").read_bytes()[:1000]), "'checksum'"),
+        (lambda d: edit_metadata(d, lambda m: m["files"].pop("serving.npz")), "'metadata'"),
+    ],
+    ids=["missing", "truncated", "not-recorded"],
+)
+def test_the_service_refuses_damaged_serving_arrays(copy, damage, check):
+    from model_training.runtime import load_serving
+
+    damage(copy)
+    with pytest.raises(ArtifactError, match=check):
+        load_serving(copy)
+
+
+def test_serving_arrays_holding_objects_are_refused_even_with_a_matching_checksum(copy):
+    # An object array is how a pickle, hence code, would ride in an .npz: never loaded.
+    import numpy as np
+
+    from model_training.artifact import sha256_file
+    from model_training.runtime import load_serving
+
+    with np.load(copy / "serving.npz") as arrays:
+        content = dict(arrays)
+    content["0.idf"] = np.asarray([shutil.rmtree], dtype=object)
+    with open(copy / "serving.npz", "wb") as handle:
+        np.savez(handle, **content)
+    digest = sha256_file(copy / "serving.npz")
+    edit_metadata(copy, lambda m: m["files"].update({"serving.npz": digest}))
+    with pytest.raises(ArtifactError, match=r"'load'.*(pickle|object)"):
+        load_serving(copy)
+
+
 def test_a_file_with_untrusted_types_is_refused_even_with_a_matching_checksum(copy, tmp_path):
     import skops.io as sio
 

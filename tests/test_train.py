@@ -12,7 +12,7 @@ from tests.conftest import SIMPLIFIED, TINY_GRID, TRADITIONAL, write_jsonl
 
 def test_artifact_has_model_and_complete_metadata(tiny_artifact, tiny_data):
     metadata = json.loads((tiny_artifact / "metadata.json").read_text(encoding="utf-8"))
-    assert sorted(p.name for p in tiny_artifact.iterdir()) == ["metadata.json", "model.skops"]
+    assert sorted(p.name for p in tiny_artifact.iterdir()) == ["metadata.json", "model.skops", "serving.npz"]
     assert metadata["name"] == "tiny" and metadata["version"] == "test-1" and metadata["created"]
     assert metadata["heads"]["stance"] == ["critical", "neutral", "pro_beijing"]
     assert set(metadata["heads"]) == {"stance", "topic", "sentiment"}
@@ -24,7 +24,21 @@ def test_artifact_has_model_and_complete_metadata(tiny_artifact, tiny_data):
     assert metadata["hyperparameters"]["C"] == {"stance": 4.0, "topic": 4.0, "sentiment": 4.0}
     assert metadata["tokenizer"]["tokenizer"] == "rjieba"
     assert {"scikit-learn", "rjieba", "opencc"} <= set(metadata["versions"])
-    assert len(metadata["files"]["model.skops"]) == 64
+    assert len(metadata["files"]["model.skops"]) == 64 and len(metadata["files"]["serving.npz"]) == 64
+
+
+def test_the_serving_arrays_score_like_scikit_learn(tiny_artifact, corpus_rows):
+    """What the service loads (serving.npz, no scikit-learn) gives scikit-learn's probabilities."""
+    from model_training.runtime import load_serving
+
+    model, _ = load_artifact(tiny_artifact)
+    serving, _ = load_serving(tiny_artifact)
+    texts = [row["text"] for row in corpus_rows[3:900:11]]
+    matrix = model.vectorizer.transform(texts)
+    served = serving.predict_proba(texts)
+    assert serving.heads == {head: [str(c) for c in clf.classes_] for head, clf in model.heads.items()}
+    for head, clf in model.heads.items():
+        np.testing.assert_allclose(served[head], clf.predict_proba(matrix), atol=1e-5)
 
 
 def test_same_data_gives_the_same_model(tmp_path, tiny_data, tiny_artifact):
@@ -172,6 +186,6 @@ def test_the_service_needs_and_uses_the_target(target_artifact):
 
 def test_joblib_export_is_opt_in_and_checksummed(tmp_path, tiny_data, caplog):
     metadata = train(tiny_data, tmp_path / "a", grid=TINY_GRID, folds=3, joblib_copy=True)
-    assert set(metadata["files"]) == {"model.skops", "model.joblib"}
+    assert set(metadata["files"]) == {"model.skops", "serving.npz", "model.joblib"}
     assert "only from sources you trust" in caplog.text
-    load_artifact(tmp_path / "a")  # both checksums verified; the service still loads skops
+    load_artifact(tmp_path / "a")  # every checksum verified; the service loads serving.npz only
