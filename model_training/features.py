@@ -5,17 +5,17 @@ vectoriser looks each one up in a dictionary: hundreds of string joins and look-
 paragraph, most of the cost of classifying one. ``FeatureIndex`` reaches the same columns
 with integer arithmetic over a whole batch at once:
 
-- each word gets an integer id (one dictionary look-up per token); a word n-gram is the
-  number ``id1 * base + id2 …``;
-- each character n-gram is its code points packed into 21-bit fields of one integer;
-- the n-gram numbers of the vocabulary are sorted once, and a batch's numbers are found with
-  one ``searchsorted`` per n-gram order;
-- duplicate (row, column) pairs are counted by ``np.unique``, giving the term counts that
+- each word gets an integer id (one dictionary look-up per token), and a single character
+  is its code point: both index a column array directly;
+- a longer word n-gram is the number ``id1 * base + id2 …`` and a character bigram its code
+  points packed into 21-bit fields, each tagged with its kind in the top bits; the codes of
+  the vocabulary are sorted once, and a batch's codes are found with one ``searchsorted``;
+- duplicate (row, column) pairs are counted after one sort, giving the term counts that
   sublinear tf, idf and l2 normalisation turn into the row, as ``TfidfVectorizer`` does.
 
 Documents are separated by a sentinel that belongs to no vocabulary n-gram, so n-grams that
 straddle two documents never match. The result equals ``TfidfVectorizer.transform`` (tested
-on the corpus); documents with a target keep the string path (``MultiHeadModel.vectorize``).
+on the corpus); documents with a target keep the string path (``runtime.LinearModel``).
 """
 
 from __future__ import annotations
