@@ -80,6 +80,11 @@ def test_fold_tfidf_equals_a_vectorizer_fitted_on_the_fold(corpus_rows):
     texts = [row["text"] for row in corpus_rows[:600]]
     analyzer = Analyzer(2, (1, 2))
     counts = count_matrix([analyzer(text) for text in texts])
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    reference = CountVectorizer(analyzer=lambda features: features, lowercase=False)
+    expected_counts = reference.fit_transform([analyzer(text) for text in texts])
+    assert counts.shape == expected_counts.shape and (counts != expected_counts).nnz == 0
     train_idx, test_idx = np.arange(0, 600, 3), np.arange(1, 600, 3)
     x_train, x_test = fold_tfidf(counts, train_idx, test_idx)
     vectorizer = make_vectorizer(analyzer)
