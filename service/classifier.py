@@ -24,6 +24,10 @@ class Classifier:
     @classmethod
     def load(cls, directory: str | Path) -> Classifier:
         model, metadata = load_serving(directory)
+        # Load the OpenCC converters and the tokeniser's dictionary now, in the process that
+        # gunicorn preloads, so that the workers share them instead of each loading its own
+        # copy on its first request.
+        model.predict_proba(["據海關數據，貿易額增長。", "据海关数据，贸易额增长。"])
         return cls(model=model, metadata=metadata, directory=str(directory))
 
     @property
