@@ -1049,7 +1049,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 duration=args.duration,
                 warmup=args.warmup,
                 workers=int(os.environ.get("WEB_CONCURRENCY", "2")),
-                threads=int(os.environ.get("THREADS", "4")),
+                threads=int(os.environ.get("THREADS", "2")),
             )
             if not args.skip_http:
                 classify, memory, _ = bench_http(setup, single[0], report)

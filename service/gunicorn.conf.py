@@ -1,7 +1,7 @@
 """gunicorn settings of the service: the tests, `make serve` and the container all use them.
 
 PORT (8000), HOST (127.0.0.1; the container sets 0.0.0.0), WEB_CONCURRENCY (workers,
-default 2 = cores), THREADS (per worker, default 4), TIMEOUT (seconds per request,
+default 2 = cores), THREADS (per worker, default 2), TIMEOUT (seconds per request,
 default 30). The app is preloaded so that workers share the model's pages with the
 master; SIGHUP reloads the artifact from MODEL_DIR and replaces the workers gracefully.
 """
@@ -14,8 +14,12 @@ import tempfile
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gthread: a connection that is slow to send its body holds one thread, not a whole worker.
+# Two threads per worker, measured with bench/speed.py on this 2-core machine (single
+# paragraphs, req/s at 8 / 64 connections): 4 threads 1,076 / 459 (GIL contention, p99
+# 172 ms), 2 threads 1,437 / 1,402 (p99 85 ms), 1 thread 1,354 / 1,210; 3 workers x 1
+# thread 947 / 955, 4 x 1 1,278 / 1,181, 2 x 3 1,187 / 1,319.
 worker_class = "gthread"
-threads = int(os.environ.get("THREADS", "4"))
+threads = int(os.environ.get("THREADS", "2"))
 preload_app = True
 # A worker whose request runs longer than this is killed and replaced (per-request limit).
 timeout = int(os.environ.get("TIMEOUT", "30"))
