@@ -57,3 +57,13 @@ def test_analyzer_features_include_ngrams_and_target():
 @pytest.mark.parametrize("key", ["tokenizer", "tokenizer_version", "opencc_version"])
 def test_tokenizer_info_is_recorded(key):
     assert tokenizer_info()[key]
+
+
+def test_fast_nfkc_equals_unicodedata(corpus_rows):
+    import unicodedata
+
+    from model_training.text import nfkc
+
+    odd = ["Ａ\u0301", "ｶﾞ", "①②", "ﬁ", "\u3000全形　空格", "１２３％", "é", "e\u0301", "ＡＢＣ\u00a0x"]
+    for text in [row["text"] for row in corpus_rows] + odd:
+        assert nfkc(text) == unicodedata.normalize("NFKC", text), text
