@@ -147,5 +147,5 @@ def tokenizer_info() -> dict[str, str]:
         "tokenizer_version": version("rjieba"),
         "dictionary": "jieba default dict.txt (accurate mode, HMM on)",
         "opencc_version": version("opencc"),
-        "conversion": "t2s, then s2twp and tw2sp (one canonical Simplified form)",
+        "conversion": "t2s test; Simplified text through s2t; then tw2sp",
     }
