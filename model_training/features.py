@@ -165,11 +165,7 @@ class FeatureIndex:
         bounds = np.searchsorted(keys, np.arange(len(texts) + 1, dtype=np.int64) * self.n_features)
         row_of = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(bounds))
         cols = (keys - row_of * self.n_features).astype(np.int32)
-        values = (np.log(counts.astype(np.float32)) + np.float32(1.0)) * self.idf[cols]
-        norms = np.sqrt(np.bincount(row_of, weights=values * values, minlength=len(texts))).astype(np.float32)
-        norms[norms == 0] = 1.0
-        values /= norms[row_of]
-        return bounds.astype(np.int32), cols, values
+        return bounds.astype(np.int32), cols, tfidf_values(row_of, cols, counts, self.idf, len(texts))
 
     def transform(self, texts: Sequence[str]):
         """TF-IDF rows of ``texts`` as a sparse matrix, equal to the vectoriser's."""
@@ -177,6 +173,17 @@ class FeatureIndex:
 
         bounds, cols, values = self.lookup(texts)
         return sparse.csr_matrix((values, cols, bounds), shape=(len(texts), self.n_features))
+
+
+def tfidf_values(
+    rows: np.ndarray, columns: np.ndarray, counts: np.ndarray, idf: np.ndarray, n_rows: int
+) -> np.ndarray:
+    """``TfidfVectorizer``'s values for term counts: sublinear tf times idf, l2 per row."""
+    values = (np.log(np.asarray(counts, dtype=np.float32)) + np.float32(1.0)) * idf[columns]
+    norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n_rows)).astype(np.float32)
+    norms[norms == 0] = 1.0
+    values /= norms[rows]
+    return values
 
 
 def count_distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

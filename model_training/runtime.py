@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_training.features import FeatureIndex, sparse_dot
+from model_training.features import FeatureIndex, sparse_dot, tfidf_values
 from model_training.files import SERVING_FILE, ArtifactError, verify_artifact
 from model_training.text import Analyzer
 
@@ -115,12 +115,8 @@ class LinearModel:
             bounds.append(len(columns))
         order_bounds = np.asarray(bounds, dtype=np.int64)
         cols = np.asarray(columns, dtype=np.int32)
-        values = (np.log(np.asarray(counts, dtype=np.float32)) + np.float32(1)) * self.idf[cols]
-        lengths = np.diff(order_bounds)
-        rows = np.repeat(np.arange(len(docs)), lengths)
-        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(docs))).astype(np.float32)
-        norms[norms == 0] = 1.0
-        values /= norms[rows]
+        rows = np.repeat(np.arange(len(docs)), np.diff(order_bounds))
+        values = tfidf_values(rows, cols, counts, self.idf, len(docs))
         # Columns sorted within each row, as in a canonical sparse matrix.
         order = np.lexsort((cols, rows))
         return order_bounds.astype(np.int32), cols[order], values[order]
