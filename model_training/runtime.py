@@ -13,6 +13,7 @@ Scores equal scikit-learn's ``predict_proba`` on the same input (tested).
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -153,6 +154,30 @@ class LinearModel:
         """Vectorise ``docs`` once and return every requested head's probabilities."""
         scores = sparse_dot(*self.lookup(docs), self.weights) + self.bias
         return {head: self.softmax(scores, head) for head in (heads or self.heads)}
+
+    def predict_one(self, text: str, heads: Sequence[str] | None = None) -> dict[str, list[float]]:
+        """Every requested head's probabilities for one text, as Python floats.
+
+        A single paragraph is the common request: its scores are a dozen numbers, for which
+        Python arithmetic is cheaper than numpy's per-call overhead. Equal to
+        ``predict_proba([text])`` within float32 rounding (tested).
+        """
+        if self.index is None:
+            return {head: probs[0].tolist() for head, probs in self.predict_proba([text], heads).items()}
+        columns, values = self.index.lookup_one(text)
+        scores = (values @ self.weights[columns] + self.bias).tolist()
+        result = {}
+        for head in heads or self.heads:
+            part = scores[self.slices[head]]
+            if len(part) == 1:  # binary logistic regression: sigmoid of one score
+                positive = 1.0 / (1.0 + math.exp(-part[0]))
+                result[head] = [1.0 - positive, positive]
+            else:
+                top = max(part)
+                exps = [math.exp(score - top) for score in part]
+                total = sum(exps)
+                result[head] = [value / total for value in exps]
+        return result
 
     def predict(self, docs: Sequence[Doc], heads: Sequence[str] | None = None) -> dict[str, list[str]]:
         return top_labels(self, docs, heads)

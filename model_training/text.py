@@ -76,7 +76,8 @@ def normalize(text: str) -> str:
 
 
 def _keep(token: str) -> str | None:
-    if token.isalpha():  # the common case: a word, nothing to mask or drop
+    """A token that is not all letters: masked figures, or None for spaces and punctuation."""
+    if token.isalpha():
         return token
     if token.isspace() or NOISE.match(token):
         return None
@@ -86,7 +87,8 @@ def _keep(token: str) -> str | None:
 
 def tokenize(text: str) -> list[str]:
     """Split normalised ``text`` into jieba words, dropping spaces and punctuation."""
-    return [kept for token in rjieba.cut(text) if (kept := _keep(token)) is not None]
+    # Most tokens are words: test for them inline, call ``_keep`` only for the rest.
+    return [kept for token in rjieba.cut(text) if (kept := token if token.isalpha() else _keep(token))]
 
 
 def analyze(text: str) -> list[str]:

@@ -59,6 +59,8 @@ class Classifier:
         else:
             docs = list(paragraphs)
         heads = list(heads or self.heads)
+        if len(docs) == 1 and isinstance(docs[0], str) and isinstance(self.model, LinearModel):
+            return self._classify_one(docs[0], heads)
         probabilities = self.model.predict_proba(docs, heads)
         # Per head: labels, top label per paragraph, and rounded scores as Python floats, all
         # computed on whole matrices; the loop below only assembles dictionaries.
@@ -78,6 +80,20 @@ class Classifier:
                 }
             results.append({"index": index, "characters": len(text), "predictions": predictions})
         return results, probabilities
+
+    def _classify_one(self, text: str, heads: list[str]) -> tuple[list[dict], dict[str, np.ndarray]]:
+        """``classify`` of a single paragraph, the most common request, in Python floats."""
+        predictions = {}
+        probabilities = self.model.predict_one(text, heads)
+        for head, probs in probabilities.items():
+            labels = self.model.labels(head)
+            best = max(range(len(probs)), key=probs.__getitem__)
+            predictions[head] = {
+                "label": labels[best],
+                "scores": {label: round(p, 4) for label, p in zip(labels, probs, strict=True)},
+            }
+        matrices = {head: np.asarray([probs]) for head, probs in probabilities.items()}
+        return [{"index": 0, "characters": len(text), "predictions": predictions}], matrices
 
     def summarize(self, paragraphs: Sequence[str], stance: np.ndarray) -> dict:
         """Share of paragraphs per stance label and the length-weighted stance distribution."""

@@ -29,6 +29,7 @@ from prometheus_client import (
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 LOG = logging.getLogger("service.access")
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,7 +44,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        payload.update({k: v for k, v in vars(record).items() if k not in self.RESERVED})
+        fields = vars(record)
+        for key in fields.keys() - self.RESERVED:  # the ``extra`` fields, found by one set operation
+            payload[key] = fields[key]
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False, default=str)
@@ -94,6 +97,7 @@ class Metrics:
             registry=registry,
             multiprocess_mode="liveall",
         )
+        self._children: dict = {}
 
     def exposition(self) -> bytes:
         if self.multiprocess:
@@ -106,7 +110,16 @@ class Metrics:
         self.paragraphs.inc(len(results))
         for result in results:
             for head, prediction in result["predictions"].items():
-                self.predictions.labels(head, prediction["label"]).inc()
+                self.child(self.predictions, head, prediction["label"]).inc()
+
+    def child(self, metric, *labels: str):
+        """``metric.labels(*labels)``, kept: the labelled child of a metric never changes, and
+        ``labels()`` locks and validates on every call (six calls a request)."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
 
 def install(app: Flask) -> None:
@@ -127,8 +140,11 @@ def install(app: Flask) -> None:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers["X-Request-ID"] = request_id
-        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(elapsed)
+        # Any token is a valid HTTP method: unknown ones share one label, or a client could
+        # grow the metric (and its memory) without bound.
+        method = request.method if request.method in METHODS else "other"
+        metrics.child(metrics.requests, endpoint, method, str(response.status_code)).inc()
+        metrics.child(metrics.latency, endpoint).observe(elapsed)
         extra = {
             "request_id": request_id,
             "method": request.method,

@@ -65,6 +65,20 @@ def test_metrics_name_the_model(server):
     assert re.search(r'^classifier_model_info\{.*name="tiny".*version="test-1".*\} 1\.0$', text, re.MULTILINE)
 
 
+def test_unknown_methods_share_one_metric_label(server):
+    for method in ("BREW", "PROPFIND-X1", "PROPFIND-X2"):
+        req = urllib.request.Request(f"http://127.0.0.1:{server}/classify", method=method)
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(req, timeout=10)
+        error.value.close()
+        assert error.value.code == 405
+    with urllib.request.urlopen(f"http://127.0.0.1:{server}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    methods = set(re.findall(r'^classifier_http_requests_total\{[^}]*method="([^"]*)"', text, re.MULTILINE))
+    assert "other" in methods
+    assert not methods & {"BREW", "PROPFIND-X1", "PROPFIND-X2"}
+
+
 def test_request_ids_are_echoed(server):
     req = urllib.request.Request(f"http://127.0.0.1:{server}/healthz", headers={"X-Request-ID": "trace-42"})
     with urllib.request.urlopen(req, timeout=10) as response:

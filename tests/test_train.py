@@ -117,6 +117,15 @@ def test_fast_vectorize_equals_scikit_learn(tiny_artifact, corpus_rows):
         alone = model.predict_proba([texts[index]])
         for head in model.heads:
             np.testing.assert_allclose(alone[head][0], together[head][index], atol=1e-6)
+    # The single-text path (numpy for the features, Python floats for the scores) agrees.
+    linear = model.linear
+    for index, text in enumerate(texts):
+        columns, values = linear.index.lookup_one(text)
+        np.testing.assert_array_equal(columns, matrix[index].indices[np.argsort(matrix[index].indices)])
+        np.testing.assert_allclose(values, matrix[index].toarray()[0, columns], atol=1e-6)
+        one = linear.predict_one(text)
+        for head in model.heads:
+            np.testing.assert_allclose(one[head], together[head][index], atol=1e-6)
 
 
 def test_a_failed_run_leaves_the_previous_artifact_whole(tmp_path, tiny_data, monkeypatch):
