@@ -44,9 +44,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        fields = vars(record)
-        for key in fields.keys() - self.RESERVED:  # the ``extra`` fields, found by one set operation
-            payload[key] = fields[key]
+        payload.update({k: v for k, v in vars(record).items() if k not in self.RESERVED})
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False, default=str)
