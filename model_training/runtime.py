@@ -12,6 +12,7 @@ Scores equal scikit-learn's ``predict_proba`` on the same input (tested).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from collections import Counter
@@ -269,16 +270,35 @@ def top_labels(model, docs: Sequence[Doc], heads: Sequence[str] | None) -> dict[
     return result
 
 
-def save_serving(model: LinearModel | TargetedLinear, path: Path) -> None:
-    """Write ``serving.npz``: part 0 is the model (or the fallback), then one part per target."""
+def serving_arrays(model: LinearModel | TargetedLinear) -> dict[str, np.ndarray]:
+    """What ``serving.npz`` holds: part 0 is the model (or the fallback), then one per target."""
     parts = (
         [("", model)] if isinstance(model, LinearModel) else [("", model.fallback), *model.per_target.items()]
     )
     arrays = {"targets": np.asarray([target for target, _ in parts], dtype=str)}
     for number, (_, part) in enumerate(parts):
         arrays.update(part.arrays(f"{number}."))
+    return arrays
+
+
+def serving_digest(model: LinearModel | TargetedLinear) -> str:
+    """SHA-256 of the model's content (names, types, shapes and bytes of its arrays).
+
+    The file's own checksum cannot name a model: ``np.savez`` stamps its zip entries with
+    the time. This digest is the same for the same model and differs for any other.
+    """
+    digest = hashlib.sha256()
+    for name, array in sorted(serving_arrays(model).items()):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def save_serving(model: LinearModel | TargetedLinear, path: Path) -> None:
+    """Write ``serving.npz`` (``serving_arrays``)."""
     with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **serving_arrays(model))
 
 
 def load_serving(directory: str | Path) -> tuple[LinearModel | TargetedLinear, dict]:

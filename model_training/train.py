@@ -36,6 +36,7 @@ from model_training.model import (
     make_classifier,
     make_vectorizer,
 )
+from model_training.runtime import serving_digest
 from model_training.text import Analyzer, normalize, tokenize, tokenizer_info
 
 LOG = logging.getLogger("model_training.train")
@@ -319,7 +320,9 @@ def train(
     created = datetime.now(UTC)
     metadata = {
         "name": name,
-        "version": version or f"{created:%Y%m%d}-{data.sha256[:8]}",
+        # The default version names the model itself (its arrays' digest), not only its data:
+        # a change of code or hyper-parameters on the same corpus is a new version.
+        "version": version or f"{created:%Y%m%d}-{serving_digest(model.linear)[:8]}",
         "created": created.isoformat(timespec="seconds"),
         "heads": {head: model.labels(head) for head in data.heads},
         "target_aware": data.has_targets,

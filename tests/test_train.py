@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import skops.io as sio
 
 from model_training.artifact import load_artifact, save_artifact
 from model_training.data import load_dataset
-from model_training.train import cross_validate, train
+from model_training.train import Grid, cross_validate, train
 from tests.conftest import SIMPLIFIED, TINY_GRID, TRADITIONAL, write_jsonl
 
 
@@ -203,3 +204,17 @@ def test_joblib_export_is_opt_in_and_checksummed(tmp_path, tiny_data, caplog):
     assert set(metadata["files"]) == {"model.skops", "serving.npz", "model.joblib"}
     assert "only from sources you trust" in caplog.text
     load_artifact(tmp_path / "a")  # every checksum verified; the service loads serving.npz only
+
+
+def test_the_default_version_names_the_model(tmp_path, tiny_data):
+    """Same data and settings: the same version; other settings on the same data: another."""
+    versions = []
+    for name, grid in (
+        ("a", TINY_GRID),
+        ("b", TINY_GRID),
+        ("c", Grid(analyzers=TINY_GRID.analyzers, c_values=[1.0])),
+    ):
+        versions.append(train(tiny_data, tmp_path / name, grid=grid, folds=3)["version"])
+    assert versions[0] == versions[1]
+    assert versions[0] != versions[2]
+    assert re.fullmatch(r"\d{8}-[0-9a-f]{8}", versions[0])
