@@ -101,6 +101,35 @@ class FeatureIndex:
             code = (code << CODE_BITS) | ord(char)
         return ((CHAR + len(chars)) << KIND_SHIFT) | code
 
+    def _ngrams(self, ids: np.ndarray, points: np.ndarray | None) -> tuple[list, list]:
+        """Columns of the unigrams and codes of the longer n-grams of a stream of word ids and
+        one of code points, in stream order: the n-gram starting at item ``i`` is item ``i``
+        of its array. Word columns first, then character columns if the analyzer has them;
+        word n-gram codes (n = 2 …) first, then character n-gram codes."""
+        columns, codes = [self.word_column[ids]], []
+        code = words = ids.astype(np.uint64)
+        base = np.uint64(self.base)
+        for n in range(2, self.word_ngrams + 1):
+            code = code[:-1] * base + words[n - 1 :]
+            codes.append(code | np.uint64((WORD + n) << KIND_SHIFT))
+        if points is not None:
+            low, high = self.char_ngrams
+            if low == 1:
+                columns.append(self.char_column[np.minimum(points, len(self.char_column) - 1)])
+            code = chars = points.astype(np.uint64)
+            shift = np.uint64(CODE_BITS)
+            for n in range(2, high + 1):
+                code = (code[:-1] << shift) | chars[n - 1 :]
+                codes.append(code | np.uint64((CHAR + n) << KIND_SHIFT))
+        return columns, codes
+
+    def _search(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of ``codes`` (sorted: the needles then walk the keys in order, with fewer
+        cache misses) are vocabulary n-grams, and the columns of those that are."""
+        position = np.minimum(np.searchsorted(self.keys, codes), len(self.keys) - 1)
+        hit = self.keys[position] == codes
+        return hit, self.columns[position[hit]]
+
     def _codes(self, token_lists: list[list[str]], normals: list[str]):
         """Columns of every unigram, and codes of every longer n-gram, with their rows."""
         stream: list[str | None] = []
@@ -110,29 +139,18 @@ class FeatureIndex:
         ids = np.fromiter(
             map(self.word_ids.get, stream, repeat(self.sentinel)), dtype=np.int64, count=len(stream)
         )
-        rows = np.repeat(np.arange(len(token_lists)), [len(tokens) + 1 for tokens in token_lists])
-        columns, column_rows, codes, code_rows = [self.word_column[ids]], [rows], [], []
-        code = ids = ids.astype(np.uint64)
-        base = np.uint64(self.base)
-        for n in range(2, self.word_ngrams + 1):
-            code = code[:-1] * base + ids[n - 1 :]
-            codes.append(code | np.uint64((WORD + n) << KIND_SHIFT))
-            code_rows.append(rows[: len(code)])
+        word_rows = np.repeat(np.arange(len(token_lists)), [len(tokens) + 1 for tokens in token_lists])
+        points = char_rows = None
         if self.char_ngrams:
-            low, high = self.char_ngrams
             compact = [NON_WORD.sub("", text) for text in normals]
             # NON_WORD removed every "\0", so the joiner is a boundary no n-gram contains.
             points = np.frombuffer("\0".join(compact).encode("utf-32-le"), dtype=np.uint32)
-            rows = np.repeat(np.arange(len(compact)), [len(text) + 1 for text in compact])[: len(points)]
-            if low == 1:
-                columns.append(self.char_column[np.minimum(points, len(self.char_column) - 1)])
-                column_rows.append(rows)
-            code = points = points.astype(np.uint64)
-            shift = np.uint64(CODE_BITS)
-            for n in range(2, high + 1):
-                code = (code[:-1] << shift) | points[n - 1 :]
-                codes.append(code | np.uint64((CHAR + n) << KIND_SHIFT))
-                code_rows.append(rows[: len(code)])
+            char_rows = np.repeat(np.arange(len(compact)), [len(text) + 1 for text in compact])[: len(points)]
+        columns, codes = self._ngrams(ids, points)
+        column_rows = [word_rows, char_rows][: len(columns)]
+        words = self.word_ngrams - 1  # how many of ``codes`` are word n-gram codes
+        code_rows = [word_rows[: len(code)] for code in codes[:words]]
+        code_rows += [char_rows[: len(code)] for code in codes[words:]]
         return columns, column_rows, codes, code_rows
 
     def lookup(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,14 +163,11 @@ class FeatureIndex:
         columns, column_rows, codes, code_rows = self._codes([tokenize(text) for text in normals], normals)
         if codes and len(self.keys):
             codes = np.concatenate(codes)
-            # Sorted needles walk the sorted keys in order: fewer cache misses (a batch of
-            # 64 paragraphs: 12 µs a paragraph instead of 20, sort included).
+            # Sorted needles (a batch of 64 paragraphs: 12 µs a paragraph instead of 20, sort
+            # included); the order carries each code's row along.
             order = np.argsort(codes)
-            codes = codes[order]
-            position = np.searchsorted(self.keys, codes)
-            position[position == len(self.keys)] = 0
-            hit = self.keys[position] == codes
-            columns.append(self.columns[position[hit]])
+            hit, found = self._search(codes[order])
+            columns.append(found)
             column_rows.append(np.concatenate(code_rows)[order][hit])
         found = np.concatenate(columns)
         known = found >= 0
@@ -180,37 +195,18 @@ class FeatureIndex:
         normal = normalize(text)
         get, sentinel = self.word_ids.get, self.sentinel
         ids = np.array([get(token, sentinel) for token in tokenize(normal)], dtype=np.int64)
-        columns = [self.word_column[ids]]
-        codes = []
-        words = ids.astype(np.uint64)
-        code = words
-        base = np.uint64(self.base)
-        for n in range(2, self.word_ngrams + 1):
-            code = code[:-1] * base + words[n - 1 :]
-            codes.append(code | np.uint64((WORD + n) << KIND_SHIFT))
+        points = None
         if self.char_ngrams:
-            low, high = self.char_ngrams
             points = np.frombuffer(NON_WORD.sub("", normal).encode("utf-32-le"), dtype=np.uint32)
-            if low == 1:
-                columns.append(self.char_column[np.minimum(points, len(self.char_column) - 1)])
-            code = points = points.astype(np.uint64)
-            shift = np.uint64(CODE_BITS)
-            for n in range(2, high + 1):
-                code = (code[:-1] << shift) | points[n - 1 :]
-                codes.append(code | np.uint64((CHAR + n) << KIND_SHIFT))
+        columns, codes = self._ngrams(ids, points)
         if codes and len(self.keys):
             codes = np.concatenate(codes)
-            codes.sort()  # sorted needles walk the keys in order: fewer cache misses
-            position = np.minimum(np.searchsorted(self.keys, codes), len(self.keys) - 1)
-            columns.append(self.columns[position[self.keys[position] == codes]])
+            codes.sort()
+            columns.append(self._search(codes)[1])
         found = np.concatenate(columns)
         cols, counts = count_distinct(found[found >= 0])
         cols = cols.astype(np.int32)
-        values = (np.log(counts.astype(np.float32)) + np.float32(1.0)) * self.idf[cols]
-        norm = np.sqrt(values @ values)
-        if norm > 0:
-            values /= norm
-        return cols, values
+        return cols, tfidf_values(None, cols, counts, self.idf, 1)
 
     def transform(self, texts: Sequence[str]):
         """TF-IDF rows of ``texts`` as a sparse matrix, equal to the vectoriser's."""
@@ -221,10 +217,19 @@ class FeatureIndex:
 
 
 def tfidf_values(
-    rows: np.ndarray, columns: np.ndarray, counts: np.ndarray, idf: np.ndarray, n_rows: int
+    rows: np.ndarray | None, columns: np.ndarray, counts: np.ndarray, idf: np.ndarray, n_rows: int
 ) -> np.ndarray:
-    """``TfidfVectorizer``'s values for term counts: sublinear tf times idf, l2 per row."""
+    """``TfidfVectorizer``'s values for term counts: sublinear tf times idf, l2 per row.
+
+    ``rows`` (the row of each entry) is not needed when ``n_rows`` is 1: the one norm is a
+    dot product, three numpy calls instead of eight.
+    """
     values = (np.log(np.asarray(counts, dtype=np.float32)) + np.float32(1.0)) * idf[columns]
+    if n_rows == 1:
+        norm = np.sqrt(values @ values)
+        if norm > 0:
+            values /= norm
+        return values
     norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n_rows)).astype(np.float32)
     norms[norms == 0] = 1.0
     values /= norms[rows]
